@@ -1,0 +1,65 @@
+"""Raw assets: one per source, loading new landing files as delivered, with lineage."""
+
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipeline.contract import SOURCES, Source
+from pipeline.loading import load_new_files
+from pipeline.resources.config import SettingsResource
+from pipeline.resources.warehouse import WarehouseResource
+
+OWNERS = ["team:data-platform"]
+
+
+def raw_key(source: Source) -> AssetKey:
+    return AssetKey(["raw", source.name])
+
+
+def build_raw_asset(source: Source) -> AssetsDefinition:
+    @asset(
+        key=raw_key(source),
+        group_name="ingest",
+        kinds={"csv", "duckdb"},
+        owners=OWNERS,
+        description=(
+            f"{source.description} Every new file landing/{source.folder}/{source.glob} "
+            "appended as delivered (all text), with file, row and load time; a file is "
+            "loaded once, identified by its content hash."
+        ),
+    )
+    def _raw(
+        context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
+    ) -> MaterializeResult:
+        report = load_new_files(
+            warehouse.get(), settings.get().landing_dir, source, run_id=context.run.run_id
+        )
+        metadata = {
+            "files_seen": report.files_seen,
+            "files_loaded": len(report.files_loaded),
+            "files_already_loaded": len(report.files_skipped),
+            "rows_loaded": report.rows_loaded,
+            "loaded": MetadataValue.json(report.files_loaded),
+        }
+        if report.extra_columns:
+            metadata["ignored_columns"] = MetadataValue.json(report.extra_columns)
+            context.log.warning(f"Ignored columns not in the contract: {report.extra_columns}")
+        if report.errors:
+            raise Failure(
+                description="\n".join(report.errors),
+                metadata=metadata,
+            )
+        return MaterializeResult(metadata=metadata)
+
+    return _raw
+
+
+def build_raw_assets() -> list[AssetsDefinition]:
+    return [build_raw_asset(s) for s in SOURCES]

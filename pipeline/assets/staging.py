@@ -1,0 +1,86 @@
+"""Staging assets: typed, validated, latest version per key; rejects go to quarantine."""
+
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipeline.assets.ingest import OWNERS, raw_key
+from pipeline.contract import SOURCES, Source, source as source_by_name
+from pipeline.loading import stage, top_reasons
+from pipeline.metadata import md
+from pipeline.resources.warehouse import WarehouseResource
+
+
+def staging_key(source: Source) -> AssetKey:
+    return AssetKey(["staging", source.name])
+
+
+def build_staging_asset(source: Source) -> AssetsDefinition:
+    refs = sorted({c.references.split(".")[0] for c in source.columns if c.references} - {source.name})
+    deps = [raw_key(source)] + [staging_key(source_by_name(r)) for r in refs]
+    check_name = "rows_balance"
+
+    @asset(
+        key=staging_key(source),
+        group_name="staging",
+        kinds={"duckdb", "polars"},
+        owners=OWNERS,
+        deps=deps,
+        check_specs=[
+            AssetCheckSpec(
+                check_name,
+                asset=staging_key(source),
+                description="Rows in = rows staged + rows quarantined + older versions superseded.",
+            )
+        ],
+        description=(
+            f"{source.description} Typed per the contract, codes lower-case, the latest "
+            f"version of each key ({', '.join(source.key)}) from all loaded files. Rows that "
+            "break the contract are in ops.quarantine with file, row, column and reason."
+        ),
+    )
+    def _staging(context: AssetExecutionContext, warehouse: WarehouseResource):
+        wh = warehouse.get()
+        result = stage(wh, source)
+        rate = result.rows_quarantined / result.rows_in if result.rows_in else 0.0
+        if result.rows_quarantined:
+            context.log.warning(
+                f"{result.rows_quarantined} {source.name} row(s) quarantined; see ops.quarantine"
+            )
+        balanced = result.rows_in == result.rows_staged + result.rows_quarantined + result.rows_superseded
+        yield MaterializeResult(
+            metadata={
+                "rows_in": result.rows_in,
+                "rows_staged": result.rows_staged,
+                "rows_quarantined": result.rows_quarantined,
+                "rows_superseded": result.rows_superseded,
+                "quarantine_rate": MetadataValue.float(round(rate, 6)),
+                "top_quarantine_reasons": md(top_reasons(wh, source.name, "staging")),
+                "preview": md(result.frame.drop("_loaded_at").head(5)),
+                "dagster/row_count": result.rows_staged,
+            },
+        )
+        yield AssetCheckResult(
+            check_name=check_name,
+            passed=balanced,
+            metadata={
+                "rows_in": result.rows_in,
+                "staged + quarantined + superseded": result.rows_staged
+                + result.rows_quarantined
+                + result.rows_superseded,
+            },
+        )
+
+    return _staging
+
+
+def build_staging_assets() -> list[AssetsDefinition]:
+    return [build_staging_asset(s) for s in SOURCES]

@@ -1,0 +1,179 @@
+"""Landing files → raw, raw → staging: the warehouse side of ingestion.
+
+Each function does its I/O in one transaction, so a crash leaves either the whole file
+(or the whole staging rebuild) or none of it, and a rerun picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipeline.contract import Source, source as source_by_name
+from pipeline.landing import LandingFile, LandingFileError, discover, read_landing_file
+from pipeline.resources.warehouse import Warehouse, fetch
+from pipeline.sql import load_sql, quote_ident
+from pipeline.transforms.staging import StagedResult, stage_source
+
+
+@dataclass
+class LoadReport:
+    source: str
+    files_seen: int = 0
+    files_loaded: list[str] = field(default_factory=list)
+    files_skipped: list[str] = field(default_factory=list)  # already loaded (same content)
+    rows_loaded: int = 0
+    extra_columns: dict[str, list[str]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def raw_table_ddl(source: Source) -> str:
+    cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in source.column_names)
+    return (
+        f"CREATE TABLE IF NOT EXISTS raw.{quote_ident(source.name)} ("
+        f"{cols}, _file VARCHAR NOT NULL, _row BIGINT NOT NULL, "
+        f"_file_hash VARCHAR NOT NULL, _loaded_at TIMESTAMPTZ NOT NULL)"
+    )
+
+
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Create the raw table, adding columns the contract gained since it was created."""
+    con.execute(raw_table_ddl(source))
+    have = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
+            [source.name],
+        ).fetchall()
+    }
+    for c in source.column_names:
+        if c not in have:
+            con.execute(f"ALTER TABLE raw.{quote_ident(source.name)} ADD COLUMN {quote_ident(c)} VARCHAR")
+
+
+def load_new_files(
+    warehouse: Warehouse, landing_dir: Path, source: Source, run_id: str | None = None
+) -> LoadReport:
+    """Load every landing file of the source whose content is not loaded yet.
+
+    Readable files are loaded even when another file of the same source is not; the
+    unreadable ones are listed in ``errors`` for the caller to fail with.
+    """
+    report = LoadReport(source.name)
+    files = discover(landing_dir, source)
+    report.files_seen = len(files)
+    with warehouse.connect() as con:
+        ensure_raw_table(con, source)
+        loaded = {r[0] for r in con.execute(load_sql("ops/loaded_hashes"), [source.name]).fetchall()}
+        base = datetime.now(UTC)
+        for i, f in enumerate(files):
+            if f.sha256 in loaded:
+                report.files_skipped.append(f.name)
+                continue
+            try:
+                frame, extra = read_landing_file(f, source)
+            except LandingFileError as exc:
+                report.errors.append(str(exc))
+                continue
+            if extra:
+                report.extra_columns[f.name] = extra
+            # Files of one run keep their name order as their version order.
+            loaded_at = base + timedelta(microseconds=i)
+            _insert_raw(con, source, f, frame, loaded_at, run_id)
+            loaded.add(f.sha256)
+            report.files_loaded.append(f.name)
+            report.rows_loaded += frame.height
+    return report
+
+
+def _insert_raw(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    f: LandingFile,
+    frame: pl.DataFrame,
+    loaded_at: datetime,
+    run_id: str | None,
+) -> None:
+    rel = f"{source.folder}/{f.name}"
+    data = frame.with_columns(
+        pl.lit(rel).alias("_file"),
+        pl.lit(f.sha256).alias("_file_hash"),
+        pl.lit(loaded_at).alias("_loaded_at"),
+    )
+    cols = ", ".join(quote_ident(c) for c in [*source.column_names, "_file", "_row", "_file_hash", "_loaded_at"])
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_frame", data.to_arrow())
+        con.execute(f"INSERT INTO raw.{quote_ident(source.name)} ({cols}) SELECT {cols} FROM _frame")
+        con.unregister("_frame")
+        con.execute(
+            load_sql("ops/record_load"),
+            [f.sha256, source.name, rel, str(f.path), frame.height, f.size, loaded_at, run_id],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, source: Source) -> pl.DataFrame:
+    ensure_raw_table(con, source)
+    cols = ", ".join(quote_ident(c) for c in [*source.column_names, "_file", "_row", "_loaded_at"])
+    return fetch(con, f"SELECT {cols} FROM raw.{quote_ident(source.name)}")
+
+
+def known_keys_for(con: duckdb.DuckDBPyConnection, source: Source) -> dict[str, pl.Series]:
+    """The staged key values each referencing column must be found in."""
+    keys: dict[str, pl.Series] = {}
+    for c in source.columns:
+        if not c.references:
+            continue
+        ref_source, ref_col = c.references.split(".")
+        if Warehouse.has_table(con, "staging", ref_source):
+            keys[c.references] = fetch(
+                con, f"SELECT DISTINCT {quote_ident(ref_col)} AS k FROM staging.{quote_ident(ref_source)}"
+            )["k"]
+        else:
+            keys[c.references] = pl.Series("k", [], dtype=pl.String)
+    return keys
+
+
+def stage(warehouse: Warehouse, source: Source) -> StagedResult:
+    """Rebuild the source's staging table and its quarantine rows from everything in raw."""
+    with warehouse.connect() as con:
+        raw = read_raw(con, source)
+        result = stage_source(source, raw, known_keys_for(con, source))
+        con.execute("BEGIN TRANSACTION")
+        try:
+            Warehouse.replace_table(con, f"staging.{source.name}", result.frame)
+            con.execute(load_sql("ops/clear_quarantine"), [source.name, "staging"])
+            con.register("_q", result.rejects.to_arrow())
+            con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
+            con.unregister("_q")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return result
+
+
+def top_reasons(warehouse: Warehouse, source_name: str, stage_name: str) -> pl.DataFrame:
+    return warehouse.query("ops/quarantine_top_reasons", [source_name, stage_name])
+
+
+__all__ = ["LoadReport", "load_new_files", "stage", "source_by_name", "top_reasons"]
+
+
+def read_staging(warehouse: Warehouse, source_name: str) -> pl.DataFrame:
+    """A staging table as a frame; an empty frame of the right schema before the first load."""
+    from pipeline.schemas import staging_schema
+
+    schema = staging_schema(source_by_name(source_name))
+    frame = warehouse.table(f"staging.{source_name}")
+    if frame.is_empty():
+        return pl.DataFrame(schema=schema)
+    return frame.select(list(schema.names())).cast(schema)

@@ -1,0 +1,164 @@
+"""The DuckDB warehouse: one file, schemas raw, staging, marts and ops.
+
+Frames cross between DuckDB and Polars through Arrow. Writes that replace a slice of a
+table (a month of a mart, a source's quarantine rows) happen in one transaction, so a
+rerun or a crash never leaves a half-written month.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+from dagster import ConfigurableResource
+from pydantic import PrivateAttr
+
+from pipeline.sql import load_sql, quote_ident
+
+SCHEMAS = ("raw", "staging", "marts", "ops")
+OPS_TABLES = ("ops_loads", "ops_quarantine", "ops_deliveries")
+
+_BOOTSTRAPPED: set[str] = set()
+_BOOT_LOCK = threading.Lock()
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be opened or written; the message says what to do."""
+
+
+def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+    """Run a query and return all its rows as a Polars frame (through Arrow)."""
+    return con.sql(sql, params=params or None).pl()
+
+
+def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    for name in OPS_TABLES:
+        con.execute(load_sql(f"ddl/{name}"))
+
+
+@contextmanager
+def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse file, creating it and its schemas on first use."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        msg = str(exc).splitlines()[0]
+        raise WarehouseError(
+            f"Cannot open the warehouse {path}: {msg}. Another pipeline run or a DuckDB "
+            "session may hold it; wait for it to finish (or close it) and run again."
+        ) from None
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            key = str(path.resolve())
+            with _BOOT_LOCK:
+                if key not in _BOOTSTRAPPED:
+                    bootstrap(con)
+                    _BOOTSTRAPPED.add(key)
+        yield con
+    finally:
+        con.close()
+
+
+class Warehouse:
+    """Small access class over one DuckDB file (the only code that talks to DuckDB)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with open_warehouse(self.path, read_only=read_only) as con:
+            yield con
+
+    def query(self, sql_name: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run ``sql/<sql_name>.sql`` with bound parameters and return a Polars frame."""
+        with self.connect() as con:
+            return fetch(con, load_sql(sql_name), params)
+
+    def table(self, qualified: str, where_month_le: date | None = None) -> pl.DataFrame:
+        """Read a whole table (optionally rows with month <= a date); empty frame if it is absent."""
+        schema, name = qualified.split(".")
+        with self.connect() as con:
+            if not self.has_table(con, schema, name):
+                return pl.DataFrame()
+            sql = f"SELECT * FROM {quote_ident(schema)}.{quote_ident(name)}"
+            if where_month_le is not None:
+                return fetch(con, sql + " WHERE month <= ?", [where_month_le])
+            return fetch(con, sql)
+
+    @staticmethod
+    def has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+        return bool(
+            con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [schema, name],
+            ).fetchall()[0][0]
+        )
+
+    @staticmethod
+    def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, frame: pl.DataFrame) -> None:
+        """Replace a whole table with a frame (inside the caller's transaction)."""
+        schema, name = qualified.split(".")
+        con.register("_frame", frame.to_arrow())
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {quote_ident(schema)}.{quote_ident(name)} AS SELECT * FROM _frame"
+            )
+        finally:
+            con.unregister("_frame")
+
+    @staticmethod
+    def replace_rows(
+        con: duckdb.DuckDBPyConnection,
+        qualified: str,
+        frame: pl.DataFrame,
+        where: str,
+        params: Sequence[Any],
+    ) -> None:
+        """Delete the rows matching ``where`` (a fixed predicate with ``?`` placeholders) and insert ``frame``.
+
+        Creates the table from the frame's schema on first use. The caller wraps this in a
+        transaction so readers never see the slice half-replaced.
+        """
+        schema, name = qualified.split(".")
+        target = f"{quote_ident(schema)}.{quote_ident(name)}"
+        con.register("_frame", frame.to_arrow())
+        try:
+            if not Warehouse.has_table(con, schema, name):
+                con.execute(f"CREATE TABLE {target} AS SELECT * FROM _frame WHERE false")
+            con.execute(f"DELETE FROM {target} WHERE {where}", list(params))
+            cols = ", ".join(quote_ident(c) for c in frame.columns)
+            con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _frame")
+        finally:
+            con.unregister("_frame")
+
+
+class WarehouseResource(ConfigurableResource):
+    """The DuckDB warehouse file. Empty ``database`` means ``$PIPELINE_DATA_DIR/warehouse.duckdb``."""
+
+    database: str = ""
+
+    _warehouse: Warehouse | None = PrivateAttr(default=None)
+
+    def get(self) -> Warehouse:
+        if self._warehouse is None:
+            if self.database:
+                path = Path(self.database)
+            else:
+                from pipeline.settings import load_settings
+
+                path = load_settings().warehouse_path
+            self._warehouse = Warehouse(path)
+        return self._warehouse

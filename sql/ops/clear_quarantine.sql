@@ -1,0 +1,1 @@
+DELETE FROM ops.quarantine WHERE source = ? AND stage = ?

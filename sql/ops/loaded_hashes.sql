@@ -1,0 +1,1 @@
+SELECT file_hash FROM ops.loads WHERE source = ?

@@ -268,15 +268,16 @@ def stage_source(
     names = list(source.column_names)
     text = raw.select(
         [pl.col("_file"), pl.col("_row").cast(pl.Int64), pl.col("_loaded_at").cast(TIMESTAMP)]
-        + [_clean_text(c).alias(c) for c in names]
+        + [
+            (_clean_text(c.name).fill_null(c.default) if c.default is not None else _clean_text(c.name)).alias(c.name)
+            for c in source.columns
+        ]
     ).with_row_index("_i")
 
     typed_exprs: list[pl.Expr] = []
     reason_exprs: list[tuple[str, pl.Expr]] = []
     for column in source.columns:
         value, bad = _typed(column)
-        if column.default is not None:
-            value = pl.when(pl.col(column.name).is_null()).then(pl.lit(column.default)).otherwise(value)
         typed_exprs.append(value.alias(column.name))
         required = (
             pl.when(pl.col(column.name).is_null()).then(pl.lit("missing required value"))

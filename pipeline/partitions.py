@@ -7,9 +7,11 @@ from datetime import date
 from dagster import MonthlyPartitionsDefinition
 
 
-def monthly_partitions(first_month: date) -> MonthlyPartitionsDefinition:
+def monthly_partitions(first_month: date, timezone: str = "UTC") -> MonthlyPartitionsDefinition:
     """Months from the first month of data to the last complete month (end_offset=0)."""
-    return MonthlyPartitionsDefinition(start_date=first_month.strftime("%Y-%m-%d"), end_offset=0)
+    return MonthlyPartitionsDefinition(
+        start_date=first_month.strftime("%Y-%m-%d"), end_offset=0, timezone=timezone
+    )
 
 
 def month_of_partition(partition_key: str) -> date:

@@ -115,6 +115,10 @@ class Settings:
     quarantine_rate_threshold: float = 0.05
     freshness_days: int = 45
     render_workers: int = 0  # 0 = one per core
+    close_day_of_month: int = 2
+    close_hour: int = 6
+    automation_running: bool = False  # schedules and sensors ship stopped unless this is true
+    sensor_interval_seconds: int = 60
 
     @property
     def landing_dir(self) -> Path:
@@ -140,6 +144,16 @@ class Settings:
             )
         if not (0 < self.gross_margin <= 1):
             raise SettingsError(f"PIPELINE_GROSS_MARGIN must be in (0, 1], got {self.gross_margin}")
+        if not (1 <= self.close_day_of_month <= 28):
+            raise SettingsError(f"PIPELINE_CLOSE_DAY_OF_MONTH must be 1..28, got {self.close_day_of_month}")
+        if not (0 <= self.close_hour <= 23):
+            raise SettingsError(f"PIPELINE_CLOSE_HOUR must be 0..23, got {self.close_hour}")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except Exception:
+            raise SettingsError(f"PIPELINE_TIMEZONE {self.timezone!r} is not a known IANA time zone") from None
         self.health.validate()
         return self
 
@@ -253,9 +267,9 @@ def _apply_simple(s: Settings, values: Mapping[str, Any], source: str) -> Settin
             kwargs[key] = str(raw).strip().lower()
         elif key in ("gross_margin", "overdue_attention_threshold", "quarantine_rate_threshold"):
             kwargs[key] = _parse_float(name, raw)
-        elif key in ("freshness_days", "render_workers"):
+        elif key in ("freshness_days", "render_workers", "close_day_of_month", "close_hour", "sensor_interval_seconds"):
             kwargs[key] = int(_parse_float(name, raw))
-        elif key in ("show_health_in_client_reports", "require_approval"):
+        elif key in ("show_health_in_client_reports", "require_approval", "automation_running"):
             kwargs[key] = raw if isinstance(raw, bool) else _parse_bool(name, str(raw))
         elif key == "first_month":
             try:

@@ -12,7 +12,7 @@ def build_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJo
     return [
         dg.define_asset_job(
             MONTHLY_CLOSE,
-            selection=dg.AssetSelection.all(include_sources=False),
+            selection=dg.AssetSelection.all(),
             partitions_def=partitions,
             description="Load new files, rebuild staging, compute the month's marts, render and deliver its reports.",
         ),

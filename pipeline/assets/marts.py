@@ -1,0 +1,263 @@
+"""Mart assets: per-account monthly KPIs, account health and the portfolio.
+
+A materialization of month M recomputes every month up to M from staging (cheap, and
+history stays consistent after a corrected export) and replaces the rows with
+``month <= M`` in one transaction, so a rerun of M changes nothing and a crash changes
+nothing either.
+"""
+
+
+from datetime import date
+
+import polars as pl
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    asset,
+)
+
+from pipeline import checks
+from pipeline.assets.ingest import OWNERS
+from pipeline.loading import read_staging
+from pipeline.metadata import md
+from pipeline.partitions import month_of_partition
+from pipeline.resources.config import SettingsResource
+from pipeline.resources.warehouse import Warehouse, WarehouseResource
+from pipeline.schemas import ACCOUNT_MONTHLY, PORTFOLIO_MONTHLY, QUARANTINE
+from pipeline.sql import load_sql
+from pipeline.transforms.account_monthly import build_account_monthly
+from pipeline.transforms.health import account_health, account_health_schema
+from pipeline.transforms.portfolio import portfolio_monthly
+
+ACCOUNT_MONTHLY_KEY = AssetKey(["marts", "account_monthly"])
+ACCOUNT_HEALTH_KEY = AssetKey(["marts", "account_health"])
+PORTFOLIO_MONTHLY_KEY = AssetKey(["marts", "portfolio_monthly"])
+
+KPI_SOURCES = (
+    "accounts",
+    "subscriptions",
+    "invoices",
+    "responses",
+    "activities",
+    "tickets",
+    "opportunities",
+    "fx_rates",
+)
+
+
+def reporting_month(context: AssetExecutionContext) -> date:
+    """The partition's month; for a single-run backfill of a range, its last month."""
+    if context.has_partition_key_range:
+        return month_of_partition(context.partition_key_range.end)
+    return month_of_partition(context.partition_key)
+
+
+def write_months(wh: Warehouse, table: str, frame: pl.DataFrame, month: date) -> None:
+    with wh.connect() as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            Warehouse.replace_rows(con, table, frame, "month <= ?", [month])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def write_months_and_quarantine(
+    wh: Warehouse, table: str, frame: pl.DataFrame, month: date, rejects: pl.DataFrame
+) -> None:
+    """Replace the months and this stage's quarantine rows together, or neither."""
+    with wh.connect() as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            Warehouse.replace_rows(con, table, frame, "month <= ?", [month])
+            con.execute("DELETE FROM ops.quarantine WHERE stage = 'marts'")
+            con.register("_q", rejects.cast(QUARANTINE).to_arrow())
+            con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
+            con.unregister("_q")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def _month_meta(frame: pl.DataFrame, month: date) -> dict:
+    this = frame.filter(pl.col("month") == month)
+    return {
+        "dagster/row_count": frame.height,
+        "rows_for_month": this.height,
+        "months": frame["month"].n_unique() if frame.height else 0,
+        "reporting_month": month.isoformat(),
+    }
+
+
+def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
+    common = dict(
+        group_name="marts",
+        kinds={"duckdb", "polars"},
+        owners=OWNERS,
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+    )
+
+    def specs(key: AssetKey, *items: tuple[str, str]) -> list[AssetCheckSpec]:
+        return [AssetCheckSpec(n, asset=key, description=d, blocking=True) for n, d in items]
+
+    @asset(
+        key=ACCOUNT_MONTHLY_KEY,
+        check_specs=specs(
+            ACCOUNT_MONTHLY_KEY,
+            ("one_row_per_account_month", "No two rows share account_id and month."),
+            ("mrr_never_null", "Every row in range has an MRR (0 when nothing is active)."),
+            ("months_complete", "Every account has every month from its first to the reporting month."),
+            ("account_mrr_bridge", "Per account and month: mrr = previous + new + reactivation + expansion - contraction - churn, to the cent."),
+        ),
+        deps=[AssetKey(["staging", s]) for s in KPI_SOURCES],
+        description=(
+            "One row per account and month, from the account's first month with data to the "
+            "reporting month: MRR and its five movements, invoicing, collections, overdue, "
+            "NPS/CSAT, touches, tickets, expansion pipeline, days to renewal (METRICS.md). "
+            "Money in the reporting currency."
+        ),
+        **common,
+    )
+    def account_monthly(
+        context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
+    ):
+        wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
+        staged = {name: read_staging(wh, name) for name in KPI_SOURCES}
+        result = build_account_monthly(
+            **staged, reporting_month=month, reporting_currency=cfg.reporting_currency
+        )
+        frame = result.frame.cast(ACCOUNT_MONTHLY)
+        write_months_and_quarantine(wh, "marts.account_monthly", frame, month, result.rejects)
+        this = frame.filter(pl.col("month") == month)
+        yield MaterializeResult(
+            metadata={
+                **_month_meta(frame, month),
+                "mrr": MetadataValue.float(float(this["mrr"].sum() or 0)),
+                "customers": int(this["is_customer"].sum() or 0),
+                "rows_quarantined_missing_fx": result.rejects.height,
+                "preview": md(this.sort("mrr", descending=True).select(
+                    "account_id", "mrr", "mrr_new", "mrr_expansion", "mrr_contraction",
+                    "mrr_churn", "mrr_reactivation", "nps_12m", "overdue_amount",
+                ).head(5)),
+            }
+        )
+        yield checks.check_unique(frame, ["account_id", "month"], "one_row_per_account_month")
+        yield checks.check_no_null(frame, "mrr", "mrr_never_null")
+        yield checks.check_months_complete(frame, month, "months_complete")
+        yield checks.check_bridge(
+            frame, start="mrr_previous", end="mrr", keys=["account_id", "month"], name="account_mrr_bridge"
+        )
+
+    @asset(
+        key=ACCOUNT_HEALTH_KEY,
+        check_specs=specs(
+            ACCOUNT_HEALTH_KEY,
+            ("score_in_range", "Every score is between 0 and 100."),
+            ("change_split_adds_up", "The per-measure parts of score_change add up to it (to 0.1)."),
+            ("one_row_per_account_month", "No two rows share account_id and month."),
+        ),
+        deps=[ACCOUNT_MONTHLY_KEY, AssetKey(["staging", "health_overrides"])],
+        description=(
+            "Explainable health per account and month: a 0-100 score from six measures, "
+            "its band, missing measures, the drivers in words (worst first), the change "
+            "since last month split by measure, and any manual override."
+        ),
+        **common,
+    )
+    def account_health_asset(
+        context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
+    ):
+        wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
+        monthly = wh.table("marts.account_monthly", where_month_le=month)
+        if monthly.is_empty():
+            monthly = pl.DataFrame(schema=ACCOUNT_MONTHLY)
+        overrides = read_staging(wh, "health_overrides")
+        health = account_health(monthly.cast(ACCOUNT_MONTHLY), overrides, cfg.health)
+        health = health.cast(account_health_schema(cfg.health))
+        write_months(wh, "marts.account_health", health, month)
+        yield MaterializeResult(metadata={**_month_meta(health, month), **health_metadata(health, month)})
+        yield checks.check_score_range(health, "score_in_range")
+        yield checks.check_change_split(
+            health, [f"{m.name}_change" for m in cfg.health.measures], "change_split_adds_up"
+        )
+        yield checks.check_unique(health, ["account_id", "month"], "one_row_per_account_month")
+
+    @asset(
+        key=PORTFOLIO_MONTHLY_KEY,
+        check_specs=specs(
+            PORTFOLIO_MONTHLY_KEY,
+            ("mrr_bridge", "Per grouping and month: mrr_end = mrr_start + new + reactivation + expansion - contraction - churn, to the cent."),
+            ("one_row_per_group_month", "No two rows share month, grouping and group_value."),
+        ),
+        deps=[ACCOUNT_MONTHLY_KEY, ACCOUNT_HEALTH_KEY],
+        description=(
+            "One row per month and grouping (all, tier, segment, account manager): MRR bridge, "
+            "customers, logo retention, NRR/GRR over 1 and 12 months, ARPA, churn rate, LTV, "
+            "pooled NPS/CSAT and health band counts."
+        ),
+        **common,
+    )
+    def portfolio_monthly_asset(
+        context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
+    ):
+        wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
+        monthly = wh.table("marts.account_monthly", where_month_le=month)
+        if monthly.is_empty():
+            monthly = pl.DataFrame(schema=ACCOUNT_MONTHLY)
+        health = wh.table("marts.account_health", where_month_le=month)
+        first = wh.query("marts/first_billing_month")["first_month"][0]
+        frame = portfolio_monthly(
+            monthly.cast(ACCOUNT_MONTHLY),
+            None if health.is_empty() else health,
+            gross_margin=cfg.gross_margin,
+            first_billing_month=first,
+        ).cast(PORTFOLIO_MONTHLY)
+        write_months(wh, "marts.portfolio_monthly", frame, month)
+        total = frame.filter((pl.col("month") == month) & (pl.col("grouping") == "all"))
+        yield MaterializeResult(
+            metadata={
+                **_month_meta(frame, month),
+                "summary": md(
+                    total.select(
+                        "mrr_start", "mrr_end", "customers_end", "nrr_1m", "grr_1m",
+                        "nrr_12m", "grr_12m", "logo_retention_12m", "arpa", "ltv",
+                    )
+                ),
+            }
+        )
+        yield checks.check_bridge(
+            frame, start="mrr_start", end="mrr_end", keys=["month", "grouping", "group_value"], name="mrr_bridge"
+        )
+        yield checks.check_unique(frame, ["month", "grouping", "group_value"], "one_row_per_group_month")
+
+    return [account_monthly, account_health_asset, portfolio_monthly_asset]
+
+
+def health_metadata(health: pl.DataFrame, month: date) -> dict:
+    """Band counts, band changes since last month and the biggest drops."""
+    this = health.filter(pl.col("month") == month)
+    prev_month = date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+    prev = health.filter(pl.col("month") == prev_month).select("account_id", pl.col("band").alias("band_before"))
+    moved = this.join(prev, on="account_id", how="inner").filter(pl.col("band") != pl.col("band_before"))
+    counts = {f"accounts_{b}": int((this["band"] == b).sum()) for b in ("green", "amber", "red", "insufficient_data")}
+    drops = (
+        this.filter(pl.col("score_change").is_not_null())
+        .sort("score_change")
+        .head(5)
+        .select("account_id", "score", "score_change", "band", "drivers")
+    )
+    return {
+        **counts,
+        "accounts_changed_band": moved.height,
+        "band_changes": md(moved.select("account_id", "band_before", "band")),
+        "biggest_drops": md(drops),
+    }

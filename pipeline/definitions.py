@@ -1,0 +1,53 @@
+"""The one Definitions object: assets, checks, jobs, schedules, sensors and resources.
+
+Built by a function at code-location load time (not import time), because the monthly
+partitions start at a setting (PIPELINE_FIRST_MONTH) read from the environment.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import dagster as dg
+
+from pipeline.assets.ingest import build_raw_assets
+from pipeline.assets.marts import build_mart_assets
+from pipeline.assets.staging import build_staging_assets
+from pipeline.jobs import INGEST, MONTHLY_CLOSE, build_jobs
+from pipeline.partitions import monthly_partitions
+from pipeline.resources.config import SettingsResource
+from pipeline.resources.warehouse import WarehouseResource
+from pipeline.schedules import build_schedules
+from pipeline.sensors import build_sensors
+from pipeline.settings import Settings, load_settings
+
+
+# Single-run backfills (one run computes a range of months) are a beta parameter in
+# Dagster 1.13; we rely on it on purpose, so its notice is not shown to operators.
+warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    partitions = monthly_partitions(settings.first_month, settings.timezone)
+    jobs = {job.name: job for job in build_jobs(partitions)}
+    assets = [
+        *build_raw_assets(),
+        *build_staging_assets(),
+        *build_mart_assets(partitions),
+    ]
+    return dg.Definitions(
+        assets=assets,
+        jobs=list(jobs.values()),
+        schedules=build_schedules(jobs[MONTHLY_CLOSE], settings),
+        sensors=build_sensors(jobs[INGEST], settings),
+        resources={
+            "warehouse": WarehouseResource(),
+            "settings": SettingsResource(),
+        },
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(load_settings())

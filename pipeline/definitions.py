@@ -29,7 +29,7 @@ warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.Bet
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = monthly_partitions(settings.first_month, settings.timezone)
-    jobs = {job.name: job for job in build_jobs(partitions)}
+    jobs = {job.name: job for job in build_jobs()}
     assets = [
         *build_raw_assets(),
         *build_staging_assets(),

@@ -8,12 +8,12 @@ MONTHLY_CLOSE = "monthly_close"
 INGEST = "ingest_landing"
 
 
-def build_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
+    """Partitioning is inferred from the selected assets (the monthly marts and reports)."""
     return [
         dg.define_asset_job(
             MONTHLY_CLOSE,
             selection=dg.AssetSelection.all(),
-            partitions_def=partitions,
             description="Load new files, rebuild staging, compute the month's marts, render and deliver its reports.",
         ),
         dg.define_asset_job(

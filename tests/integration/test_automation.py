@@ -13,10 +13,7 @@ from pipeline.settings import load_settings
 
 def _sensor_tick(defs, cursor):
     sensor = defs.resolve_sensor_def("landing_folder_sensor")
-    with dg.instance_for_test() as instance:
-        ctx = dg.build_sensor_context(cursor=cursor, instance=instance)
-        result = sensor.evaluate_tick(ctx)
-    return result
+    return sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
 
 
 def test_a_new_file_triggers_exactly_one_run_and_the_same_file_none(data_dir, write_csv):
@@ -42,16 +39,15 @@ def test_a_new_file_triggers_exactly_one_run_and_the_same_file_none(data_dir, wr
     assert changed.run_requests[0].run_key != first.run_requests[0].run_key
 
 
-def test_the_schedule_requests_the_previous_month(data_dir):
+def test_the_schedule_requests_the_previous_month(data_dir, test_instance):
     defs = build_definitions(load_settings())
     schedule = defs.resolve_schedule_def("monthly_close_schedule")
     assert schedule.cron_schedule == "0 6 2 * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
-    with dg.instance_for_test() as instance:
-        ctx = dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
-        )
-        result = schedule.evaluate_tick(ctx)
+    ctx = dg.build_schedule_context(
+        instance=test_instance, scheduled_execution_time=datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+    )
+    result = schedule.evaluate_tick(ctx)
     assert [r.partition_key for r in result.run_requests] == ["2026-11-01"]
 
 

@@ -6,7 +6,7 @@ UI shows *how far* off a failing check is, not just that it failed.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity
@@ -108,6 +108,21 @@ def check_change_split(frame: pl.DataFrame, change_columns: list[str], name: str
             "rows_off": off.height,
             "largest_gap": float(off["gap"].max()) if off.height else 0.0,
             "threshold": 0.1,
+        },
+    )
+
+
+def check_freshness(newest: datetime | None, now: datetime, max_days: int, name: str) -> AssetCheckResult:
+    """The newest landing file of a source is at most ``max_days`` old (no file: a warning)."""
+    age = None if newest is None else (now - newest).total_seconds() / 86400
+    return AssetCheckResult(
+        check_name=name,
+        passed=age is not None and age <= max_days,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "newest_file_age_days": round(age, 2) if age is not None else None,
+            "newest_file_at": newest.isoformat() if newest else None,
+            "threshold_days": max_days,
         },
     )
 

@@ -29,6 +29,7 @@ class LoadReport:
     rows_loaded: int = 0
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    newest_file_at: datetime | None = None  # modification time of the newest landing file
 
 
 def raw_table_ddl(source: Source) -> str:
@@ -66,6 +67,9 @@ def load_new_files(
     report = LoadReport(source.name)
     files = discover(landing_dir, source)
     report.files_seen = len(files)
+    if files:
+        newest = max(f.path.stat().st_mtime for f in files)
+        report.newest_file_at = datetime.fromtimestamp(newest, UTC)
     with warehouse.connect() as con:
         ensure_raw_table(con, source)
         loaded = {r[0] for r in con.execute(load_sql("ops/loaded_hashes"), [source.name]).fetchall()}

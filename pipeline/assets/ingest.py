@@ -1,7 +1,10 @@
 """Raw assets: one per source, loading new landing files as delivered, with lineage."""
 
 
+from datetime import UTC, datetime
+
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -11,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from pipeline.checks import check_freshness
 from pipeline.contract import SOURCES, Source
 from pipeline.loading import load_new_files
 from pipeline.resources.config import SettingsResource
@@ -29,6 +33,13 @@ def build_raw_asset(source: Source) -> AssetsDefinition:
         group_name="ingest",
         kinds={"csv", "duckdb"},
         owners=OWNERS,
+        check_specs=[
+            AssetCheckSpec(
+                "fresh",
+                asset=raw_key(source),
+                description="The newest landing file of this source is no older than PIPELINE_FRESHNESS_DAYS.",
+            )
+        ],
         description=(
             f"{source.description} Every new file landing/{source.folder}/{source.glob} "
             "appended as delivered (all text), with file, row and load time; a file is "
@@ -37,10 +48,9 @@ def build_raw_asset(source: Source) -> AssetsDefinition:
     )
     def _raw(
         context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
-    ) -> MaterializeResult:
-        report = load_new_files(
-            warehouse.get(), settings.get().landing_dir, source, run_id=context.run.run_id
-        )
+    ):
+        cfg = settings.get()
+        report = load_new_files(warehouse.get(), cfg.landing_dir, source, run_id=context.run.run_id)
         metadata = {
             "files_seen": report.files_seen,
             "files_loaded": len(report.files_loaded),
@@ -56,7 +66,8 @@ def build_raw_asset(source: Source) -> AssetsDefinition:
                 description="\n".join(report.errors),
                 metadata=metadata,
             )
-        return MaterializeResult(metadata=metadata)
+        yield MaterializeResult(metadata=metadata)
+        yield check_freshness(report.newest_file_at, datetime.now(UTC), cfg.freshness_days, "fresh")
 
     return _raw
 

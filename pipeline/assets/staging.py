@@ -13,6 +13,8 @@ from dagster import (
 )
 
 from pipeline.assets.ingest import OWNERS, raw_key
+from pipeline.checks import check_quarantine_rate
+from pipeline.resources.config import SettingsResource
 from pipeline.contract import SOURCES, Source, source as source_by_name
 from pipeline.loading import stage, top_reasons
 from pipeline.metadata import md
@@ -39,7 +41,12 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
                 check_name,
                 asset=staging_key(source),
                 description="Rows in = rows staged + rows quarantined + older versions superseded.",
-            )
+            ),
+            AssetCheckSpec(
+                "quarantine_rate",
+                asset=staging_key(source),
+                description="Share of this source's rows in quarantine is at most PIPELINE_QUARANTINE_RATE_THRESHOLD.",
+            ),
         ],
         description=(
             f"{source.description} Typed per the contract, codes lower-case, the latest "
@@ -47,7 +54,9 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
             "break the contract are in ops.quarantine with file, row, column and reason."
         ),
     )
-    def _staging(context: AssetExecutionContext, warehouse: WarehouseResource):
+    def _staging(
+        context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
+    ):
         wh = warehouse.get()
         result = stage(wh, source)
         rate = result.rows_quarantined / result.rows_in if result.rows_in else 0.0
@@ -77,6 +86,9 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
                 + result.rows_quarantined
                 + result.rows_superseded,
             },
+        )
+        yield check_quarantine_rate(
+            result.rows_in, result.rows_quarantined, settings.get().quarantine_rate_threshold, "quarantine_rate"
         )
 
     return _staging

@@ -207,5 +207,10 @@ def test_staging_assets_report_counts_in_metadata(data_dir, write_csv):
     meta = mats["staging/accounts"]
     assert meta["rows_in"].value == 3 and meta["rows_staged"].value == 2 and meta["rows_quarantined"].value == 1
     assert "unknown tier 'gold'" in meta["top_quarantine_reasons"].value
-    checks = result.get_asset_check_evaluations()
-    assert checks and all(c.passed for c in checks)
+    checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
+    assert checks[("staging/accounts", "rows_balance")].passed
+    assert checks[("raw/accounts", "fresh")].passed
+    rate = checks[("staging/accounts", "quarantine_rate")]
+    assert not rate.passed  # 1 of 3 rows quarantined, above the 5% default
+    assert rate.metadata["quarantine_rate"].value == pytest.approx(1 / 3, abs=1e-6)
+    assert rate.metadata["threshold"].value == 0.05

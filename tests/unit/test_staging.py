@@ -153,3 +153,15 @@ def test_a_later_file_wins_over_an_earlier_one():
 def test_no_rows_gives_an_empty_frame_of_the_staging_schema():
     r = stage_source(source("tickets"), raw("tickets", []), ACC)
     assert r.frame.schema == staging_schema(source("tickets")) and r.rejects.is_empty()
+
+
+def test_freshness_check_measures_the_age_of_the_newest_file():
+    from pipeline.checks import check_freshness
+
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    fresh = check_freshness(datetime(2026, 11, 1, tzinfo=UTC), now, 45, "fresh")
+    stale = check_freshness(datetime(2026, 9, 1, tzinfo=UTC), now, 45, "fresh")
+    none = check_freshness(None, now, 45, "fresh")
+    assert fresh.passed and not stale.passed and not none.passed
+    assert stale.metadata["newest_file_age_days"].value == 84.0
+    assert stale.metadata["threshold_days"].value == 45

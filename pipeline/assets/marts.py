@@ -15,7 +15,6 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
-    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
@@ -103,7 +102,6 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         kinds={"duckdb", "polars"},
         owners=OWNERS,
         partitions_def=partitions_def,
-        backfill_policy=BackfillPolicy.single_run(),
     )
 
     def specs(key: AssetKey, *items: tuple[str, str]) -> list[AssetCheckSpec]:

@@ -258,7 +258,8 @@ def _drivers(frame: pl.DataFrame, settings: HealthSettings) -> pl.DataFrame:
     for order, m in enumerate(settings.measures):
         s = pl.col(f"{m.name}_score")
         value = pl.col(f"{m.name}_input")
-        shortfall = m.weight * (100.0 - s) / pw
+        # Rounded to 9 decimals so exact ties (15*(100-100/3)/100 vs 10.0) stay ties.
+        shortfall = (m.weight * (100.0 - s) / pw).round(9)
         parts.append(
             rows.lazy()
             .filter(s.is_not_null() & (shortfall > 0))

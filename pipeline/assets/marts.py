@@ -57,6 +57,12 @@ def reporting_month(context: AssetExecutionContext) -> date:
     return month_of_partition(context.partition_key)
 
 
+def read_months(wh: Warehouse, table: str, month: date, schema: pl.Schema) -> pl.DataFrame:
+    """A mart's rows up to the month, typed; an empty frame of the schema before the first run."""
+    frame = wh.table(table, where_month_le=month)
+    return pl.DataFrame(schema=schema) if frame.is_empty() else frame.cast(schema)
+
+
 def write_months(wh: Warehouse, table: str, frame: pl.DataFrame, month: date) -> None:
     with wh.connect() as con:
         con.execute("BEGIN TRANSACTION")
@@ -175,11 +181,9 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
     ):
         wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
-        monthly = wh.table("marts.account_monthly", where_month_le=month)
-        if monthly.is_empty():
-            monthly = pl.DataFrame(schema=ACCOUNT_MONTHLY)
+        monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
         overrides = read_staging(wh, "health_overrides")
-        health = account_health(monthly.cast(ACCOUNT_MONTHLY), overrides, cfg.health)
+        health = account_health(monthly, overrides, cfg.health)
         health = health.cast(account_health_schema(cfg.health))
         write_months(wh, "marts.account_health", health, month)
         yield MaterializeResult(metadata={**_month_meta(health, month), **health_metadata(health, month)})
@@ -208,13 +212,11 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
     ):
         wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
-        monthly = wh.table("marts.account_monthly", where_month_le=month)
-        if monthly.is_empty():
-            monthly = pl.DataFrame(schema=ACCOUNT_MONTHLY)
+        monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
         health = wh.table("marts.account_health", where_month_le=month)
         first = wh.query("marts/first_billing_month")["first_month"][0]
         frame = portfolio_monthly(
-            monthly.cast(ACCOUNT_MONTHLY),
+            monthly,
             None if health.is_empty() else health,
             gross_margin=cfg.gross_margin,
             first_billing_month=first,

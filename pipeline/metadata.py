@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 from dagster import MetadataValue
 
 
 def _cell(v: object) -> str:
-    s = "" if v is None else str(v)
+    if isinstance(v, float):
+        s = f"{v:,.4f}".rstrip("0").rstrip(".")
+    elif isinstance(v, Decimal):
+        s = f"{v:,.2f}"
+    else:
+        s = "" if v is None else str(v)
     s = s.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
     return s if len(s) <= 80 else s[:77] + "..."
 

@@ -37,6 +37,8 @@ def describe(event: Any) -> str | None:
     if kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
         ev = event.event_specific_data
         if not ev.passed:
+            if ev.severity == dg.AssetCheckSeverity.WARN:
+                return f"  warn    {ev.asset_key.to_user_string()}: {ev.check_name} (see its metadata)"
             return f"  check   {ev.asset_key.to_user_string()}: {ev.check_name} FAILED"
     return None
 

@@ -12,6 +12,7 @@ from datetime import date
 import polars as pl
 from dagster import (
     AssetCheckSpec,
+    AssetMaterialization,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -92,6 +93,28 @@ def write_months_and_quarantine(
             raise
 
 
+def record_rewritten_months(context: AssetExecutionContext, frame: pl.DataFrame, month: date) -> None:
+    """Mark the earlier months this run rewrote as materialized partitions too.
+
+    A run for month M replaces every month up to M, so those partitions do hold current
+    data; without these events the UI would show them as missing.
+    """
+    partitions = context.assets_def.partitions_def
+    if partitions is None or frame.is_empty():
+        return
+    valid = set(partitions.get_partition_keys())
+    for m in sorted(set(frame["month"].to_list())):
+        key = m.strftime("%Y-%m-%d")
+        if m < month and key in valid:
+            context.log_event(
+                AssetMaterialization(
+                    asset_key=context.asset_key,
+                    partition=key,
+                    metadata={"rewritten_by_partition": month.isoformat(), "rows": int((frame["month"] == m).sum())},
+                )
+            )
+
+
 def _month_meta(frame: pl.DataFrame, month: date) -> dict:
     this = frame.filter(pl.col("month") == month)
     return {
@@ -141,6 +164,7 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         )
         frame = result.frame.cast(ACCOUNT_MONTHLY)
         write_months_and_quarantine(wh, "marts.account_monthly", frame, month, result.rejects)
+        record_rewritten_months(context, frame, month)
         this = frame.filter(pl.col("month") == month)
         yield MaterializeResult(
             metadata={
@@ -186,6 +210,7 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         health = account_health(monthly, overrides, cfg.health)
         health = health.cast(account_health_schema(cfg.health))
         write_months(wh, "marts.account_health", health, month)
+        record_rewritten_months(context, health, month)
         yield MaterializeResult(metadata={**_month_meta(health, month), **health_metadata(health, month)})
         yield checks.check_score_range(health, "score_in_range")
         yield checks.check_change_split(
@@ -222,6 +247,7 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
             first_billing_month=first,
         ).cast(PORTFOLIO_MONTHLY)
         write_months(wh, "marts.portfolio_monthly", frame, month)
+        record_rewritten_months(context, frame, month)
         total = frame.filter((pl.col("month") == month) & (pl.col("grouping") == "all"))
         yield MaterializeResult(
             metadata={

@@ -37,3 +37,13 @@ def frame_markdown(frame: pl.DataFrame, limit: int = 10) -> str:
 
 def md(frame: pl.DataFrame, limit: int = 10) -> MetadataValue:
     return MetadataValue.md(frame_markdown(frame, limit))
+
+
+def md_record(frame: pl.DataFrame) -> MetadataValue:
+    """The first row of a frame as a two-column metric | value table (fits the UI's width)."""
+    if frame.is_empty():
+        return MetadataValue.md("_no rows_")
+    row = frame.row(0, named=True)
+    lines = ["| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {'n/a' if v is None else _cell(v)} |" for k, v in row.items()]
+    return MetadataValue.md("\n".join(lines))

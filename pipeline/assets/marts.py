@@ -25,7 +25,7 @@ from dagster import (
 from pipeline import checks
 from pipeline.assets.ingest import OWNERS
 from pipeline.loading import read_staging
-from pipeline.metadata import md
+from pipeline.metadata import md, md_record
 from pipeline.partitions import month_of_partition
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import Warehouse, WarehouseResource
@@ -252,7 +252,7 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         yield MaterializeResult(
             metadata={
                 **_month_meta(frame, month),
-                "summary": md(
+                "summary": md_record(
                     total.select(
                         "mrr_start", "mrr_end", "customers_end", "nrr_1m", "grr_1m",
                         "nrr_12m", "grr_12m", "logo_retention_12m", "arpa", "ltv",

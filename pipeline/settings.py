@@ -108,7 +108,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     branding: Branding = field(default_factory=Branding)
     show_health_in_client_reports: bool = False
-    smtp_url: str | None = None
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
     require_approval: bool = False
     leadership_recipients: tuple[str, ...] = ()
     overdue_attention_threshold: float = 1000.0

@@ -22,7 +22,14 @@ from pydantic import PrivateAttr
 from pipeline.sql import load_sql, quote_ident
 
 SCHEMAS = ("raw", "staging", "marts", "ops")
-OPS_TABLES = ("ops_loads", "ops_quarantine", "ops_deliveries")
+OPS_TABLES = (
+    "ops_loads",
+    "ops_quarantine",
+    "ops_deliveries",
+    "ops_deliveries_requested_by",
+    "ops_report_manifest",
+    "ops_report_approvals",
+)
 
 _BOOTSTRAPPED: set[str] = set()
 _BOOT_LOCK = threading.Lock()

@@ -1,0 +1,171 @@
+"""Produce the client reports of one reporting month (what the client_reports asset runs).
+
+Read the month's inputs, decide which accounts are due a report (cadence), build each
+context (pure), skip the reports whose inputs and templates are unchanged since the last
+run (input hash, files present and intact), render the rest in the warm pool, and
+replace the period's manifest in one transaction.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+from pipeline.reporting.context import ReportContextError, build_client_context, report_plan
+from pipeline.reporting.data import load_report_inputs
+from pipeline.reporting.hashing import input_hash, render_fingerprint
+from pipeline.reporting.naming import client_report_paths
+from pipeline.reporting.render import RenderJob, RenderResult, sha256_file
+from pipeline.reporting.store import OK_STATUSES, read_manifest, replace_manifest, utcnow
+from pipeline.resources.warehouse import Warehouse
+from pipeline.settings import Settings
+
+TEMPLATE = "client/report.html"
+CHART_BUILDER = "pipeline.reporting.charts:client_charts"
+KIND = "client"
+# What the client template reads: a change elsewhere in report_templates/ (another
+# document's template) does not re-render the client reports.
+TEMPLATE_FILES = ("client/", "partials/", "css/", "fonts/", "assets/")
+
+
+class RendersDocuments(Protocol):
+    templates_dir: Path
+
+    def render_many(self, jobs: Sequence[RenderJob]) -> list[RenderResult]: ...
+
+
+@dataclass
+class ClientReportsSummary:
+    period: str
+    due: int = 0
+    rendered: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    pages: int = 0
+    render_seconds: list[float] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    refused_urls: list[str] = field(default_factory=list)
+
+    @property
+    def seconds_per_report(self) -> float | None:
+        """Median render time of one report inside a worker."""
+        return statistics.median(self.render_seconds) if self.render_seconds else None
+
+    @property
+    def wall_seconds_per_report(self) -> float | None:
+        """Wall-clock seconds of the render phase divided by the reports rendered."""
+        return self.wall_seconds / self.rendered if self.rendered else None
+
+
+def _relative(path: str | Path, root: Path) -> str:
+    return Path(path).resolve().relative_to(root.resolve()).as_posix()
+
+
+def _intact(prev: dict[str, Any], root: Path) -> bool:
+    """The previous files are where the manifest says, with the bytes it recorded."""
+    try:
+        html = root / prev["html_path"]
+        pdf = root / prev["pdf_path"]
+        return (
+            html.is_file() and pdf.is_file()
+            and sha256_file(pdf) == prev["pdf_sha256"]
+            and sha256_file(html) == prev["html_sha256"]
+        )
+    except (TypeError, OSError):
+        return False
+
+
+def produce_client_reports(
+    warehouse: Warehouse,
+    settings: Settings,
+    month: date,
+    renderer: RendersDocuments,
+    run_id: str | None = None,
+    force: bool = False,
+    now: datetime | None = None,
+) -> ClientReportsSummary:
+    """Render every client report due for ``month``; returns counts and the manifest rows."""
+    period_key = month.strftime("%Y-%m")
+    root = Path(settings.reports_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    summary = ClientReportsSummary(period=period_key)
+    stamp = now or utcnow()
+
+    inputs = load_report_inputs(
+        warehouse, month, settings.reporting_currency, with_health=settings.show_health_in_client_reports
+    )
+    plan = report_plan(inputs.accounts, inputs.monthly, month)
+    summary.due = len(plan)
+    fingerprint = render_fingerprint(renderer.templates_dir, TEMPLATE_FILES + (settings.branding.logo_file,))
+    previous = {r["account_id"]: r for r in read_manifest(warehouse, period_key, KIND).iter_rows(named=True)}
+
+    jobs: list[RenderJob] = []
+    pending: dict[str, dict[str, Any]] = {}
+    for account_id, cadence, period in plan:
+        base = {
+            "period": period_key, "kind": KIND, "account_id": account_id, "period_key": period.key,
+            "cadence": cadence, "recorded_at": stamp, "run_id": run_id,
+        }
+        try:
+            ctx = build_client_context(inputs, account_id, period, settings)
+            paths = client_report_paths(root, period.reporting_month, account_id, period.key)
+        except (ReportContextError, ValueError) as exc:
+            summary.failed += 1
+            summary.failures.append((account_id, str(exc)))
+            summary.rows.append({**base, "status": "failed", "error": str(exc)})
+            continue
+        digest = input_hash(ctx, fingerprint)
+        base.update(data_as_of=ctx["data_as_of"], input_hash=digest)
+        prev = previous.get(account_id)
+        if (
+            not force and prev is not None and prev["status"] in OK_STATUSES
+            and prev["input_hash"] == digest and _intact(prev, root)
+        ):
+            summary.unchanged += 1
+            summary.pages += int(prev["pages"] or 0)
+            keep = {k: prev[k] for k in ("html_path", "pdf_path", "html_sha256", "pdf_sha256", "pages",
+                                          "pdf_bytes", "render_seconds", "rendered_at")}
+            summary.rows.append({**base, **keep, "status": "unchanged", "error": None})
+            continue
+        jobs.append(RenderJob(
+            template=TEMPLATE, context=ctx, html_path=str(paths.html), pdf_path=str(paths.pdf),
+            root=str(root), key=account_id, chart_builder=CHART_BUILDER,
+        ))
+        pending[account_id] = base
+
+    started = time.perf_counter()
+    results = renderer.render_many(jobs)
+    summary.wall_seconds = time.perf_counter() - started
+    for result in results:
+        base = pending[result.key]
+        summary.refused_urls.extend(result.refused_urls)
+        if not result.ok:
+            summary.failed += 1
+            summary.failures.append((result.key, result.error or "unknown error"))
+            summary.rows.append({**base, "status": "failed", "error": result.error})
+            continue
+        summary.rendered += 1
+        summary.pages += result.pages
+        summary.render_seconds.append(result.seconds)
+        summary.rows.append({
+            **base,
+            "status": "rendered",
+            "html_path": _relative(result.html_path, root),
+            "pdf_path": _relative(result.pdf_path, root),
+            "html_sha256": result.html_sha256,
+            "pdf_sha256": result.pdf_sha256,
+            "pages": result.pages,
+            "pdf_bytes": result.pdf_bytes,
+            "render_seconds": round(result.seconds, 4),
+            "rendered_at": stamp,
+            "error": None,
+        })
+    summary.rows.sort(key=lambda r: r["account_id"])
+    replace_manifest(warehouse, period_key, KIND, summary.rows)
+    return summary

@@ -1,0 +1,315 @@
+"""Render any template of report_templates/ + a context to an HTML file and a PDF file.
+
+This module runs inside the render workers (see ``pipeline.resources.renderer`` for the
+pool) and can also be used in-process. It imports Jinja2, WeasyPrint and matplotlib
+lazily, so importing it is cheap; a ``DocumentRenderer`` holds the warm state of one
+process (template environment, fonts).
+
+Safety, by construction:
+
+- the Jinja environment autoescapes everything; the only markup inserted is chart SVG
+  drawn by matplotlib from numbers (and checked for external references);
+- WeasyPrint gets the templates-only URL fetcher (``pipeline.reporting.fetcher``): no
+  network, no file outside report_templates/, no attachment from anywhere;
+- the saved HTML is self-contained: CSS inlined, logo embedded as a data URI, charts
+  inline SVG; it references no URL at all. The PDF gets the same document with the
+  logo and fonts by URL and the charts as images the fetcher serves from memory
+  (inline SVG costs WeasyPrint a full CSS cascade per path);
+- both files are rendered in memory, written to temporary names next to their target
+  and renamed: a render that fails leaves the previous files (or none) untouched.
+
+PDF: PDF/A-3a (archival, tagged) with a PDF/UA-1 identification; title, author and
+language come from the template's ``<title>``, ``<meta name=author>`` and ``<html lang>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html as html_lib
+import importlib
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline.reporting import formatting as fmt
+from pipeline.reporting.fetcher import RefusedURL, generated_url, media_type, resolve_template_url
+from pipeline.reporting.naming import ensure_inside
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "report_templates"
+PDF_VARIANT = "pdf/a-3a"
+PDF_UA_XMP = (
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description rdf:about="" xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/" '
+    b'pdfuaid:part="1"/></rdf:RDF>'
+)
+FILE_MODE = 0o644  # mkstemp creates 0600; reports are ordinary readable files
+# Chart builders a job may name: functions of (context) -> {name: svg or None}.
+CHART_BUILDERS_PACKAGE = "pipeline."
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One document to render. Paths must lie inside ``root`` (the reports folder)."""
+
+    template: str
+    context: dict[str, Any]
+    html_path: str
+    pdf_path: str
+    root: str
+    key: str = ""
+    chart_builder: str | None = None  # "pipeline.module:function" drawing the charts
+    lang: str = "en"
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    key: str
+    ok: bool
+    html_path: str
+    pdf_path: str
+    html_sha256: str | None = None
+    pdf_sha256: str | None = None
+    pages: int = 0
+    html_bytes: int = 0
+    pdf_bytes: int = 0
+    seconds: float = 0.0
+    requested_urls: tuple[str, ...] = ()
+    refused_urls: tuple[str, ...] = ()
+    error: str | None = None
+    worker_pid: int = field(default_factory=os.getpid)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write(files: list[tuple[Path, bytes]]) -> None:
+    """Write every file to a temporary name in its folder, then rename them all.
+
+    If anything fails before the renames, no target is touched and no temporary file
+    is left behind.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+            staged.append((tmp, path))
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        raise
+
+
+def make_environment(templates_dir: Path):
+    """The Jinja2 environment: autoescape on, undefined names are errors, our filters."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        money=lambda v, cur, compact=False: fmt.money(v, cur, compact=compact),
+        money_short=fmt.money_short,
+        number=fmt.number,
+        pct=lambda v, decimals=1: fmt.pct(v, decimals),
+        pct_signed=lambda v, decimals=1: fmt.pct(v, decimals, signed=True),
+        pct_score=lambda v: "n/a" if v is None else fmt.score(v, 1) + "%",
+        score=lambda v, decimals=0: fmt.score(v, decimals),
+        points=lambda v, decimals=0: "n/a" if v is None else fmt.score(v, decimals, signed=True) + " pts",
+        long_date=fmt.long_date,
+        short_date=fmt.short_date,
+        month_label=fmt.month_label,
+        hours=fmt.hours,
+        plural=fmt.plural,
+        currency_symbol=fmt.currency_symbol,
+    )
+    env.globals["NA"] = fmt.NA
+    return env
+
+
+def _load_chart_builder(path: str) -> Callable[[dict[str, Any]], dict[str, str | None]]:
+    module, _, name = path.partition(":")
+    if not module.startswith(CHART_BUILDERS_PACKAGE) or not name:
+        raise ValueError(f"chart builder {path!r} must be 'pipeline.<module>:<function>'")
+    return getattr(importlib.import_module(module), name)
+
+
+class DocumentRenderer:
+    """The warm state of one render process: templates, fonts, WeasyPrint."""
+
+    def __init__(self, templates_dir: Path | str = TEMPLATES_DIR):
+        import weasyprint  # noqa: F401 - the expensive import, done once per process
+
+        self.templates_dir = Path(templates_dir).resolve()
+        self.env = make_environment(self.templates_dir)
+        self.base_url = self.templates_dir.as_uri() + "/"
+        self._font_config = None  # one per process: @font-face files are loaded once
+
+    # -- assets ------------------------------------------------------------------
+
+    def asset_data_uri(self, name: str) -> str:
+        """A templates-folder file as a data URI (for the self-contained HTML)."""
+        path = resolve_template_url((self.templates_dir / name).as_uri(), self.templates_dir)
+        encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f"data:{media_type(path)};base64,{encoded}"
+
+    def asset_url(self, name: str) -> str:
+        """A templates-folder file as a URL the PDF renderer resolves through the fetcher."""
+        resolve_template_url((self.templates_dir / name).as_uri(), self.templates_dir)
+        return (self.templates_dir / name).resolve().as_uri()
+
+    # -- rendering ---------------------------------------------------------------
+
+    def render_html(self, template: str, context: dict[str, Any], mode: str, charts: dict[str, Any]) -> str:
+        """The document as HTML. ``mode`` "html": self-contained (data URIs, inline SVG);
+        "pdf": assets by URL for the fetcher, charts as images (far faster to lay out)."""
+        from markupsafe import Markup, escape
+
+        def asset(name: str) -> str:
+            try:
+                return self.asset_data_uri(name) if mode == "html" else self.asset_url(name)
+            except RefusedURL:
+                return ""
+
+        figures: dict[str, Any] = {}
+        for name, svg in charts.items():
+            if not svg:
+                figures[name] = None
+            elif mode == "html":
+                figures[name] = Markup(svg)
+            else:
+                label = re.search(r'aria-label="([^"]*)"', svg)
+                alt = html_lib.unescape(label.group(1)) if label else name
+                url = generated_url(self.templates_dir, f"{name}.svg")
+                figures[name] = Markup('<img class="chart-img" src="{}" alt="{}">').format(url, escape(alt))
+        return self.env.get_template(template).render(
+            ctx=context, charts=figures, mode=mode, asset=asset
+        )
+
+    def draw_charts(self, job: RenderJob) -> dict[str, str | None]:
+        if not job.chart_builder:
+            return {}
+        return _load_chart_builder(job.chart_builder)(job.context)
+
+    def render_pdf(
+        self, html: str, lang: str, charts: dict[str, str | None] | None = None
+    ) -> tuple[bytes, int, list[str], list[str]]:
+        import weasyprint
+        from weasyprint.text.fonts import FontConfiguration
+
+        from pipeline.reporting.fetcher import make_url_fetcher
+
+        generated = {
+            generated_url(self.templates_dir, f"{name}.svg"): (svg.encode("utf-8"), "image/svg+xml")
+            for name, svg in (charts or {}).items()
+            if svg
+        }
+        fetcher = make_url_fetcher(self.templates_dir, generated)
+        if self._font_config is None:
+            self._font_config = FontConfiguration()
+        font_config = self._font_config
+        document = weasyprint.HTML(
+            string=html, base_url=self.base_url, url_fetcher=fetcher, media_type="print"
+        ).render(font_config=font_config, pdf_variant=PDF_VARIANT)
+        document.metadata.xmp_metadata.append(PDF_UA_XMP)
+        if not document.metadata.lang:
+            document.metadata.lang = lang
+        # Nothing may ride along: whatever a <link rel=attachment> asked for is dropped.
+        document.metadata.attachments = []
+        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=[])
+        return pdf, len(document.pages), list(fetcher.requested), list(fetcher.refused)
+
+    def render(self, job: RenderJob) -> RenderResult:
+        started = time.perf_counter()
+        try:
+            root = Path(job.root)
+            html_path = ensure_inside(root, Path(job.html_path))
+            pdf_path = ensure_inside(root, Path(job.pdf_path))
+            charts = self.draw_charts(job)
+            html_doc = self.render_html(job.template, job.context, "html", charts)
+            pdf_html = self.render_html(job.template, job.context, "pdf", charts)
+            pdf_bytes, pages, requested, refused = self.render_pdf(pdf_html, job.lang, charts)
+            html_bytes = html_doc.encode("utf-8")
+            atomic_write([(pdf_path, pdf_bytes), (html_path, html_bytes)])
+            return RenderResult(
+                key=job.key,
+                ok=True,
+                html_path=str(html_path),
+                pdf_path=str(pdf_path),
+                html_sha256=sha256_bytes(html_bytes),
+                pdf_sha256=sha256_bytes(pdf_bytes),
+                pages=pages,
+                html_bytes=len(html_bytes),
+                pdf_bytes=len(pdf_bytes),
+                seconds=time.perf_counter() - started,
+                requested_urls=tuple(requested),
+                refused_urls=tuple(refused),
+            )
+        except Exception as exc:  # reported per document; the batch goes on
+            return RenderResult(
+                key=job.key,
+                ok=False,
+                html_path=job.html_path,
+                pdf_path=job.pdf_path,
+                seconds=time.perf_counter() - started,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+
+# -- process-pool entry points (module-level so they pickle by reference) -----------
+
+_WORKER: DocumentRenderer | None = None
+
+
+def init_worker(templates_dir: str) -> None:
+    """Pool initializer: import everything and render a tiny warm-up document once."""
+    global _WORKER
+    _WORKER = DocumentRenderer(templates_dir)
+    try:
+        import pipeline.reporting.charts  # noqa: F401 - warm matplotlib too
+
+        _WORKER.render_pdf("<html lang=en><title>warm-up</title><p>warm-up</p></html>", "en")
+    except Exception:  # noqa: BLE001 - warming is best effort
+        pass
+
+
+def run_job(job: RenderJob) -> RenderResult:
+    global _WORKER
+    if _WORKER is None:
+        _WORKER = DocumentRenderer(TEMPLATES_DIR)
+    return _WORKER.render(job)
+
+
+def worker_pid(pause: float = 0.0) -> int:
+    """The worker's pid (after an optional pause, so a batch of these spreads over workers)."""
+    if pause:
+        time.sleep(pause)
+    return os.getpid()

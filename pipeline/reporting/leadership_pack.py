@@ -1,0 +1,131 @@
+"""Produce the leadership pack of one month (what the leadership_pack asset runs).
+
+Read the month's mart rows (``leadership_data``), build the context (pure,
+``leadership``), skip the render when the inputs, templates and code are unchanged since
+the last run and the files are intact (so the PDF's bytes, and the deliveries keyed by
+its sha256, stay the same), else render HTML + PDF through the same renderer as the
+client reports, and record the pack in ``ops.report_manifest`` (kind ``leadership``,
+account ``''``), which is what a delivery step reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+from pipeline.reporting.client_reports import RendersDocuments
+from pipeline.reporting.hashing import input_hash, render_fingerprint
+from pipeline.reporting.leadership import (
+    CHART_BUILDER, TEMPLATE, build_leadership_context, pack_paths, summary_markdown,
+)
+from pipeline.reporting.leadership_data import load_leadership_inputs
+from pipeline.reporting.render import RenderJob, sha256_file
+from pipeline.reporting.store import OK_STATUSES, read_manifest, replace_manifest, utcnow
+from pipeline.resources.warehouse import Warehouse
+from pipeline.settings import Settings
+
+KIND = "leadership"
+ACCOUNT = ""  # the pack is not per account
+_CODE = ("leadership.py", "leadership_charts.py")
+
+
+@dataclass
+class PackResult:
+    period: str
+    status: str  # rendered, unchanged, failed
+    html_path: Path | None = None
+    pdf_path: Path | None = None
+    pdf_sha256: str | None = None
+    pages: int = 0
+    seconds: float = 0.0  # render time inside the renderer (0 when unchanged)
+    wall_seconds: float = 0.0  # everything: read, context, render, manifest
+    preview: str = ""
+    error: str | None = None
+    refused_urls: list[str] = field(default_factory=list)
+    context: dict[str, Any] | None = None
+
+
+def code_fingerprint() -> str:
+    """The pack's own code (context and charts) also shapes the output."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in _CODE:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
+
+
+def _intact(prev: dict[str, Any], root: Path) -> bool:
+    try:
+        return (
+            sha256_file(root / prev["pdf_path"]) == prev["pdf_sha256"]
+            and sha256_file(root / prev["html_path"]) == prev["html_sha256"]
+        )
+    except (TypeError, OSError):
+        return False
+
+
+def produce_leadership_pack(
+    warehouse: Warehouse,
+    settings: Settings,
+    month: date,
+    renderer: RendersDocuments,
+    checks: Sequence[dict[str, Any]] | None,
+    checks_note: str | None = None,
+    run_id: str | None = None,
+    force: bool = False,
+    now: datetime | None = None,
+) -> PackResult:
+    started = time.perf_counter()
+    period = month.strftime("%Y-%m")
+    root = Path(settings.reports_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = now or utcnow()
+    inputs = load_leadership_inputs(warehouse, month)
+    ctx = build_leadership_context(inputs, settings, checks, checks_note)
+    paths = pack_paths(root, period)
+    digest = input_hash(ctx, render_fingerprint(renderer.templates_dir) + code_fingerprint())
+    base = {
+        "period": period, "kind": KIND, "account_id": ACCOUNT, "period_key": period, "cadence": "monthly",
+        "data_as_of": ctx["data_as_of"], "input_hash": digest, "recorded_at": stamp, "run_id": run_id,
+    }
+    result = PackResult(period=period, status="failed", preview=summary_markdown(ctx), context=ctx)
+    previous = read_manifest(warehouse, period, KIND)
+    prev = previous.row(0, named=True) if previous.height else None
+    if not force and prev and prev["status"] in OK_STATUSES and prev["input_hash"] == digest and _intact(prev, root):
+        keep = {k: prev[k] for k in ("html_path", "pdf_path", "html_sha256", "pdf_sha256", "pages",
+                                      "pdf_bytes", "render_seconds", "rendered_at")}
+        replace_manifest(warehouse, period, KIND, [{**base, **keep, "status": "unchanged", "error": None}])
+        result.status = "unchanged"
+        result.html_path, result.pdf_path = root / prev["html_path"], root / prev["pdf_path"]
+        result.pdf_sha256, result.pages = prev["pdf_sha256"], int(prev["pages"] or 0)
+        result.wall_seconds = time.perf_counter() - started
+        return result
+
+    job = RenderJob(
+        template=TEMPLATE, context=ctx, html_path=str(paths.html), pdf_path=str(paths.pdf),
+        root=str(root), key=f"leadership-{period}", chart_builder=CHART_BUILDER,
+    )
+    rendered = renderer.render_many([job])[0]
+    result.refused_urls = list(rendered.refused_urls)
+    if not rendered.ok:
+        result.error = rendered.error or "unknown error"
+        replace_manifest(warehouse, period, KIND, [{**base, "status": "failed", "error": result.error}])
+        result.wall_seconds = time.perf_counter() - started
+        return result
+    html_rel = Path(rendered.html_path).resolve().relative_to(root.resolve()).as_posix()
+    pdf_rel = Path(rendered.pdf_path).resolve().relative_to(root.resolve()).as_posix()
+    replace_manifest(warehouse, period, KIND, [{
+        **base, "status": "rendered", "html_path": html_rel, "pdf_path": pdf_rel,
+        "html_sha256": rendered.html_sha256, "pdf_sha256": rendered.pdf_sha256, "pages": rendered.pages,
+        "pdf_bytes": rendered.pdf_bytes, "render_seconds": round(rendered.seconds, 4), "rendered_at": stamp,
+        "error": None,
+    }])
+    result.status = "rendered"
+    result.html_path, result.pdf_path = Path(rendered.html_path), Path(rendered.pdf_path)
+    result.pdf_sha256, result.pages, result.seconds = rendered.pdf_sha256, rendered.pages, rendered.seconds
+    result.wall_seconds = time.perf_counter() - started
+    return result

@@ -232,6 +232,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- approve, resend
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from pipeline.reporting.store import ApprovalError, approve_period
+    from pipeline.resources.warehouse import Warehouse
+    from pipeline.settings import load_settings
+
+    settings = load_settings()
+    month = parse_month(args.month)
+    try:
+        record = approve_period(Warehouse(settings.warehouse_path), month, args.by)
+    except ApprovalError as exc:
+        raise UserError(str(exc)) from None
+    print(f"{record['approved_by']} approved {record['reports']} client report(s) for {record['period']} "
+          f"(fingerprint {record['manifest_sha256']}).")
+    if not settings.require_approval:
+        print("Note: PIPELINE_REQUIRE_APPROVAL is off, so deliveries do not wait for approvals.")
+    print(f"Send them with: pipeline run --month {record['period']} --select report_deliveries")
+    return 0
+
+
+def cmd_resend(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pipeline.reporting.deliveries import ResendError, resend_report
+    from pipeline.resources.mailer import MailerError, MailerResource
+    from pipeline.resources.warehouse import Warehouse
+    from pipeline.settings import load_settings
+
+    settings = load_settings()
+    month = parse_month(args.month)
+    try:
+        requested_by = args.by or getpass.getuser()
+    except (KeyError, OSError):
+        raise UserError("Could not tell who you are; name yourself with --by NAME.") from None
+    try:
+        mailer = MailerResource().get(settings)
+        summary = resend_report(Warehouse(settings.warehouse_path), settings, args.account.strip(), month,
+                                mailer, requested_by)
+    except (ResendError, MailerError) as exc:
+        raise UserError(str(exc)) from None
+    if summary.failed:
+        raise UserError(
+            f"{summary.failed} of {summary.failed + summary.sent} resend(s) of the {summary.period} report of "
+            f"{args.account} failed: " + "; ".join(summary.errors) + ". Ask again once the cause is fixed."
+        )
+    for error in summary.errors:
+        print(f"warning: {error}", file=sys.stderr)
+    where = f" (in {settings.outbox_dir})" if summary.channel == "outbox" else ""
+    print(f"Resent the {summary.period} report of {args.account} to {summary.sent} recipient(s) via "
+          f"{summary.channel}{where}: {', '.join(sorted(summary.recipients))}.")
+    print(f"Recorded in ops.deliveries as kind client_resend, requested by {requested_by}.")
+    return 0
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -263,6 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--to", dest="to_month", required=True, help="last month, YYYY-MM")
     b.add_argument("--select", help="a Dagster asset selection (default: everything)")
     b.set_defaults(func=cmd_backfill)
+
+    a = sub.add_parser("approve", help="approve a month's rendered client reports for delivery")
+    a.add_argument("--month", required=True, help="the reporting month, YYYY-MM")
+    a.add_argument("--by", required=True, help="who approves (recorded with the approval)")
+    a.set_defaults(func=cmd_approve)
+
+    rs = sub.add_parser("resend", help="deliver one client's report for a month again")
+    rs.add_argument("--account", required=True, help="the account_id, as in the CRM")
+    rs.add_argument("--month", required=True, help="the reporting month, YYYY-MM")
+    rs.add_argument("--by", help="who asks for the resend (default: your user name)")
+    rs.set_defaults(func=cmd_resend)
 
     d = sub.add_parser("demo", help="sample data if the landing folder is empty, then run the last month")
     d.add_argument("--accounts", type=int, default=200)

@@ -12,6 +12,7 @@ from datetime import date
 import polars as pl
 from dagster import (
     AssetCheckSpec,
+    BackfillPolicy,
     AssetMaterialization,
     AssetExecutionContext,
     AssetKey,
@@ -102,10 +103,14 @@ def record_rewritten_months(context: AssetExecutionContext, frame: pl.DataFrame,
     partitions = context.assets_def.partitions_def
     if partitions is None or frame.is_empty():
         return
+    # Months of this run's own partition (range) are recorded by Dagster itself.
+    first_of_run = (
+        month_of_partition(context.partition_key_range.start) if context.has_partition_key_range else month
+    )
     valid = set(partitions.get_partition_keys())
     for m in sorted(set(frame["month"].to_list())):
         key = m.strftime("%Y-%m-%d")
-        if m < month and key in valid:
+        if m < first_of_run and key in valid:
             context.log_event(
                 AssetMaterialization(
                     asset_key=context.asset_key,
@@ -131,6 +136,8 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         kinds={"duckdb", "polars"},
         owners=OWNERS,
         partitions_def=partitions_def,
+        # A range backfill is one run: computing up to its last month rewrites them all.
+        backfill_policy=BackfillPolicy.single_run(),
     )
 
     def specs(key: AssetKey, *items: tuple[str, str]) -> list[AssetCheckSpec]:

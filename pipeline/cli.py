@@ -26,8 +26,9 @@ class UserError(Exception):
 
 
 def last_complete_month(today: date | None = None) -> date:
-    today = today or date.today()
-    return date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
+    from pipeline.transforms.calendar import add_months, month_start
+
+    return add_months(month_start(today or date.today()), -1)
 
 
 def parse_month(text: str) -> date:
@@ -170,18 +171,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def month_range(first: date, last: date) -> list[date]:
-    months, m = [], first
-    while m <= last:
-        months.append(m)
-        m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
-    return months
-
-
 def cmd_backfill(args: argparse.Namespace) -> int:
     first, last = parse_month(args.from_month), parse_month(args.to_month)
     if last < first:
         raise UserError(f"--to {last:%Y-%m} is before --from {first:%Y-%m}.")
+    from pipeline.transforms.calendar import month_range
+
     months = month_range(first, last)
     print(f"Backfilling {len(months)} month(s): {first:%Y-%m} .. {last:%Y-%m}")
     for m in months:

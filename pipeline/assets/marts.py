@@ -33,6 +33,7 @@ from pipeline.resources.warehouse import Warehouse, WarehouseResource
 from pipeline.schemas import ACCOUNT_MONTHLY, PORTFOLIO_MONTHLY, QUARANTINE
 from pipeline.sql import load_sql
 from pipeline.transforms.account_monthly import build_account_monthly
+from pipeline.transforms.calendar import add_months
 from pipeline.transforms.health import account_health, account_health_schema
 from pipeline.transforms.portfolio import portfolio_monthly
 
@@ -278,7 +279,7 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
 def health_metadata(health: pl.DataFrame, month: date) -> dict:
     """Band counts, band changes since last month and the biggest drops."""
     this = health.filter(pl.col("month") == month)
-    prev_month = date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+    prev_month = add_months(month, -1)
     prev = health.filter(pl.col("month") == prev_month).select("account_id", pl.col("band").alias("band_before"))
     moved = this.join(prev, on="account_id", how="inner").filter(pl.col("band") != pl.col("band_before"))
     counts = {f"accounts_{b}": int((this["band"] == b).sum()) for b in ("green", "amber", "red", "insufficient_data")}

@@ -13,7 +13,7 @@ from dagster import (
 )
 
 from pipeline.assets.ingest import OWNERS, raw_key
-from pipeline.checks import check_quarantine_rate
+from pipeline.checks import check_quarantine_rate, check_unique
 from pipeline.resources.config import SettingsResource
 from pipeline.contract import SOURCES, Source, source as source_by_name
 from pipeline.loading import stage, top_reasons
@@ -41,6 +41,12 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
                 check_name,
                 asset=staging_key(source),
                 description="Rows in = rows staged + rows quarantined + older versions superseded.",
+            ),
+            AssetCheckSpec(
+                "one_row_per_key",
+                asset=staging_key(source),
+                description=f"No two staged rows share the key ({', '.join(source.key)}).",
+                blocking=True,
             ),
             AssetCheckSpec(
                 "quarantine_rate",
@@ -87,6 +93,7 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
                 + result.rows_superseded,
             },
         )
+        yield check_unique(result.frame, list(source.key), "one_row_per_key")
         yield check_quarantine_rate(
             result.rows_in, result.rows_quarantined, settings.get().quarantine_rate_threshold, "quarantine_rate"
         )

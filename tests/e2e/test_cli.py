@@ -112,3 +112,15 @@ def test_an_unreadable_file_fails_the_run_with_a_message_naming_it(env_and_run, 
     assert out.returncode == 1
     assert "crm/accounts.csv is missing the required column(s) tier, account_manager_id, currency" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_two_month_backfill_is_idempotent(env_and_run):
+    root, env, _ = env_and_run
+    args = ["backfill", "--from", "2026-05", "--to", END, "--select", "group:ingest or group:staging or group:marts"]
+    first = cli(args, env, root)
+    assert first.returncode == 0, first.stderr
+    assert "Backfilling 2 month(s): 2026-05 .. 2026-06" in first.stdout
+    before = marts_snapshot(root / "data/warehouse.duckdb")
+    second = cli(args, env, root)
+    assert second.returncode == 0, second.stderr
+    assert marts_snapshot(root / "data/warehouse.duckdb") == before

@@ -1,0 +1,427 @@
+"""`pipeline bench`: time the monthly close stage by stage against its two floors.
+
+In a fresh temporary data folder (PIPELINE_DATA_DIR, DAGSTER_HOME) it writes sample data
+of the requested size, runs the monthly close for the sample's end month one stage at a
+time through ``run_month`` (the same in-process Dagster path as ``pipeline run``), and
+measures, in the same process:
+
+* the ingest floor: DuckDB reading every landing CSV once
+  (``CREATE TEMP TABLE t AS SELECT * FROM read_csv(?, all_varchar=true)``), nothing else;
+* the render floor: WeasyPrint turning one already-built client report (PDF-mode HTML
+  and charts) into a PDF in a warm process, median of 5 after a warm-up, times the number
+  of reports rendered, divided by the render workers used.
+
+Then it runs the same month again with no input change (the rerun). Everything printed
+also goes to a JSON file.
+
+Notes on the numbers:
+
+* stage times include Dagster's per-run overhead (one in-process run per stage), which a
+  single ``pipeline run`` pays once;
+* peak RSS of children is ``RUSAGE_CHILDREN``: the largest single reaped child (the
+  render workers, reaped when the pool is shut down after each run), not their sum.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+DATA_STAGES: list[tuple[str, str]] = [
+    ("ingest", "group:ingest"),
+    ("staging", "group:staging"),
+    ("marts", "key:marts/account_monthly or key:marts/portfolio_monthly"),
+    ("health", "key:marts/account_health"),
+]
+REPORT_STAGES: list[tuple[str, str]] = [
+    # not one of the three named report stages, but part of the monthly close: run it
+    # on its own so the others are not charged for it
+    ("data_quality_report", "key:data_quality_report"),
+    ("client_reports", "key:client_reports"),  # includes its check every_due_client_has_a_report
+    ("leadership_pack", "key:leadership_pack"),
+    ("delivery", "key:report_deliveries"),
+]
+FLOOR_OF = {"ingest": "ingest", "staging": "ingest", "marts": "ingest", "health": "ingest",
+            "client_reports": "render"}
+PACKAGES = ("dagster", "duckdb", "polars", "weasyprint")
+
+
+@dataclass
+class Stage:
+    name: str
+    select: str
+    seconds: float = 0.0
+    units: int | None = None
+    unit: str = ""
+
+    def rate(self) -> float | None:
+        if self.units is None or self.seconds <= 0:
+            return None
+        return self.units / self.seconds
+
+
+# ---------------------------------------------------------------- machine
+
+
+def machine_info() -> dict[str, Any]:
+    mem: dict[str, int] = {}
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("MemTotal", "MemAvailable"):
+                mem[key] = int(rest.split()[0]) * 1024
+    except OSError:
+        pass
+    versions = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "cores": os.cpu_count(),
+        "mem_total_bytes": mem.get("MemTotal"),
+        "mem_available_bytes": mem.get("MemAvailable"),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def peak_rss() -> dict[str, int]:
+    """ru_maxrss is in KiB on Linux."""
+    return {
+        "self_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "children_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+    }
+
+
+# ---------------------------------------------------------------- warehouse counts
+
+
+def _count_schema(con, schema: str, names: list[str] | None = None) -> int:
+    tables = [
+        r[0]
+        for r in con.sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ",
+            params=[schema],
+        ).fetchall()
+    ] if names is None else names
+    total = 0
+    for t in tables:
+        total += con.sql(f'SELECT count(*) FROM "{schema}"."{t}"').fetchall()[0][0]
+    return total
+
+
+def warehouse_counts(path: Path) -> dict[str, int]:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {
+            "raw_rows": _count_schema(con, "raw"),
+            "staged_rows": _count_schema(con, "staging"),
+            "mart_rows": _count_schema(con, "marts", ["account_monthly", "portfolio_monthly"]),
+            "health_rows": _count_schema(con, "marts", ["account_health"]),
+        }
+    finally:
+        con.close()
+
+
+def reports_rendered(path: Path, period: str) -> dict[str, int]:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.sql(
+            "SELECT status, count(*) FROM ops.report_manifest WHERE period = ? AND kind = 'client' GROUP BY status",
+            params=[period],
+        ).fetchall()
+    finally:
+        con.close()
+    return {status: n for status, n in rows}
+
+
+# ---------------------------------------------------------------- floors
+
+
+def ingest_floor(landing: Path) -> dict[str, Any]:
+    """DuckDB reading every landing CSV once, and nothing else."""
+    import duckdb
+
+    files = sorted(landing.rglob("*.csv"))
+    con = duckdb.connect()
+    try:
+        rows = 0
+        started = time.perf_counter()
+        for f in files:
+            con.execute("CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM read_csv(?, all_varchar=true)", [str(f)])
+            rows += con.sql("SELECT count(*) FROM t").fetchall()[0][0]
+        seconds = time.perf_counter() - started
+    finally:
+        con.close()
+    return {"seconds": seconds, "files": len(files), "rows": rows,
+            "bytes": sum(f.stat().st_size for f in files)}
+
+
+def render_floor(settings, month: date, n_reports: int, workers: int, repeats: int = 5) -> dict[str, Any]:
+    """WeasyPrint alone on one already-built client report, in this (warmed) process."""
+    from pipeline.reporting.client_reports import CHART_BUILDER, TEMPLATE
+    from pipeline.reporting.context import build_client_context, report_plan
+    from pipeline.reporting.data import load_report_inputs
+    from pipeline.reporting.render import DocumentRenderer, RenderJob
+    from pipeline.resources.warehouse import Warehouse
+
+    wh = Warehouse(settings.warehouse_path)
+    inputs = load_report_inputs(wh, month, settings.reporting_currency,
+                                with_health=settings.show_health_in_client_reports)
+    plan = report_plan(inputs.accounts, inputs.monthly, month)
+    if not plan:
+        return {"seconds": 0.0, "seconds_per_report": None, "reports": n_reports, "workers": workers,
+                "note": "no client report due this month"}
+    account_id, _cadence, period = plan[0]
+    ctx = build_client_context(inputs, account_id, period, settings)
+    renderer = DocumentRenderer()
+    job = RenderJob(template=TEMPLATE, context=ctx, html_path="", pdf_path="", root="", key=account_id,
+                    chart_builder=CHART_BUILDER)
+    charts = renderer.draw_charts(job)
+    html = renderer.render_html(TEMPLATE, ctx, "pdf", charts)  # the already-built document
+    renderer.render_pdf(html, "en", charts)  # warm-up (fonts, caches)
+    times = []
+    pages = 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        _pdf, pages, _req, _ref = renderer.render_pdf(html, "en", charts)
+        times.append(time.perf_counter() - started)
+    per = statistics.median(times)
+    cores_used = max(1, min(workers, n_reports or 1, os.cpu_count() or 1))
+    return {
+        "seconds": per * n_reports / cores_used,
+        "seconds_per_report": per,
+        "samples": times,
+        "pages": pages,
+        "reports": n_reports,
+        "cores_used": cores_used,
+        "account_id": account_id,
+    }
+
+
+# ---------------------------------------------------------------- runs
+
+
+def worker_peak_rss() -> list[int]:
+    """VmHWM (peak RSS) of each live render worker, read from /proc before the pool closes.
+
+    RUSAGE_CHILDREN alone overstates a spawned worker: Linux keeps the RSS the child had
+    as a fork of this (large) process before exec in its ru_maxrss."""
+    from pipeline.resources import renderer
+
+    peaks = []
+    for pool in list(renderer._POOLS.values()):
+        executor = getattr(pool, "_executor", None)
+        for pid in list(getattr(executor, "_processes", None) or {}):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks.append(int(line.split()[1]) * 1024)
+            except OSError:
+                pass
+    return peaks
+
+
+WORKER_PEAKS: list[int] = []
+
+
+def run_stages(month: date, stages: list[Stage], label: str) -> float:
+    from pipeline.cli import run_month
+    from pipeline.resources.renderer import shutdown_pools
+
+    started = time.perf_counter()
+    for st in stages:
+        t0 = time.perf_counter()
+        run_month(month, select=st.select, quiet=True)
+        st.seconds = time.perf_counter() - t0
+        print(f"  [{label}] {st.name:<20} {st.seconds:8.2f} s", flush=True)
+    total = time.perf_counter() - started
+    WORKER_PEAKS.extend(worker_peak_rss())
+    shutdown_pools()  # reap the render workers so RUSAGE_CHILDREN sees them
+    return total
+
+
+def _fmt_rate(st: Stage) -> str:
+    r = st.rate()
+    return "" if r is None else f"{r:,.0f} {st.unit}/s"
+
+
+def format_report(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        f"Machine: {m['cores']} cores, {(m['mem_total_bytes'] or 0) / 2**30:.1f} GiB RAM "
+        f"({(m['mem_available_bytes'] or 0) / 2**30:.1f} GiB available)",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        f"Sample: {result['accounts']} accounts, {result['months']} months, end month {result['month']}, "
+        f"{result['sample']['rows']:,} landing rows in {result['sample']['files']} files "
+        f"(written in {result['sample']['seconds']:.1f} s)",
+        "",
+        f"Floors: ingest {result['floors']['ingest']['seconds']:.3f} s "
+        f"({result['floors']['ingest']['rows']:,} rows, {result['floors']['ingest']['files']} files)",
+    ]
+    rf = result["floors"].get("render")
+    if rf:
+        if rf.get("seconds_per_report"):
+            lines.append(
+                f"        render {rf['seconds']:.2f} s = {rf['seconds_per_report']:.3f} s/report (median of "
+                f"{len(rf['samples'])}) x {rf['reports']} reports / {rf['cores_used']} core(s)"
+            )
+        else:
+            lines.append(f"        render: {rf.get('note')}")
+    lines += [
+        "",
+        f"{'stage':<20} {'wall s':>8} {'units':>10} {'rate':>16} {'x floor':>8}",
+        "-" * 66,
+    ]
+    for st in result["stages"]:
+        ratio = "" if st["ratio_to_floor"] is None else f"{st['ratio_to_floor']:.1f}"
+        units = "" if st["units"] is None else f"{st['units']:,}"
+        rate = "" if st["rate"] is None else f"{st['rate']:,.0f} {st['unit']}/s"
+        lines.append(f"{st['name']:<20} {st['seconds']:8.2f} {units:>10} {rate:>16} {ratio:>8}")
+    lines.append("-" * 66)
+    d = result["data_subtotal"]
+    lines.append(f"{'ingest..health':<20} {d['seconds']:8.2f} {'':>10} {'':>16} {d['ratio_to_floor']:8.1f}")
+    lines.append(f"{'total':<20} {result['total_seconds']:8.2f}")
+    rr = result["rerun"]
+    lines += [
+        "",
+        f"Rerun, same month, no input change: {rr['seconds']:.2f} s "
+        f"({rr['ratio_to_first']:.2f} x the first run)"
+        + ("" if rr.get("reports_rendered") is None else f"; client reports re-rendered: {rr['reports_rendered']}"),
+        "  " + ", ".join(f"{s['name']} {s['seconds']:.2f}" for s in rr["stages"]),
+        "",
+        f"Peak RSS: this process {result['peak_rss']['self_bytes'] / 2**20:,.0f} MiB (after the first run "
+        f"{result['peak_rss_first_run']['self_bytes'] / 2**20:,.0f} MiB); largest render worker (VmHWM) "
+        + ("n/a" if not result['peak_rss']['render_worker_bytes'] else
+           f"{result['peak_rss']['render_worker_bytes'] / 2**20:,.0f} MiB")
+        + f"; RUSAGE_CHILDREN {result['peak_rss']['children_bytes'] / 2**20:,.0f} MiB (includes the pre-exec fork)",
+    ]
+    return "\n".join(lines)
+
+
+def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
+              out: Path | str = "bench/results.json", seed: int = 7, keep: bool = False) -> dict[str, Any]:
+    from pipeline.cli import UserError, last_complete_month
+    from pipeline.transforms.calendar import add_months
+
+    if accounts < 1 or months < 1:
+        raise UserError("--accounts and --months must be at least 1.")
+    out = Path(out)
+    month = last_complete_month()
+    first = add_months(month, -(months - 1))
+    root = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
+    saved = {k: os.environ.get(k) for k in ("PIPELINE_DATA_DIR", "DAGSTER_HOME", "PIPELINE_FIRST_MONTH")}
+    os.environ["PIPELINE_DATA_DIR"] = str(root / "data")
+    os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
+    os.environ["PIPELINE_FIRST_MONTH"] = first.strftime("%Y-%m")
+    try:
+        from pipeline.resources.renderer import worker_count
+        from pipeline.sample.generator import write_sample
+        from pipeline.settings import load_settings
+
+        settings = load_settings()
+        print(f"Benchmark in {root}: {accounts} accounts x {months} months, month {month:%Y-%m}", flush=True)
+        t0 = time.perf_counter()
+        summary = write_sample(settings.landing_dir, accounts=accounts, months=months, seed=seed,
+                               end_month=month, reporting_currency=settings.reporting_currency)
+        sample = {"seconds": time.perf_counter() - t0, "rows": summary.total_rows, "files": len(summary.files)}
+        print(f"  sample written in {sample['seconds']:.1f} s ({sample['rows']:,} rows)", flush=True)
+
+        plan = DATA_STAGES + (REPORT_STAGES if reports else [])
+        stages = [Stage(n, s) for n, s in plan]
+        total = run_stages(month, stages, "first run")
+        rss_first = peak_rss()
+
+        period = f"{month:%Y-%m}"
+        counts = warehouse_counts(settings.warehouse_path)
+        by = {s.name: s for s in stages}
+        by["ingest"].units, by["ingest"].unit = counts["raw_rows"], "rows"
+        by["staging"].units, by["staging"].unit = counts["staged_rows"], "rows"
+        by["marts"].units, by["marts"].unit = counts["mart_rows"], "rows"
+        by["health"].units, by["health"].unit = counts["health_rows"], "rows"
+        n_reports = 0
+        if reports:
+            statuses = reports_rendered(settings.warehouse_path, period)
+            n_reports = statuses.get("rendered", 0)
+            by["client_reports"].units, by["client_reports"].unit = n_reports, "files"
+            outbox = settings.outbox_dir
+            by["delivery"].units = len(list(outbox.rglob("*.eml"))) if outbox.exists() else 0
+            by["delivery"].unit = "files"
+
+        print("  measuring the floors", flush=True)
+        floors: dict[str, Any] = {"ingest": ingest_floor(settings.landing_dir)}
+        if reports:
+            floors["render"] = render_floor(settings, month, n_reports, worker_count(settings.render_workers))
+
+        rerun_stages = [Stage(n, s) for n, s in plan]
+        rerun_total = run_stages(month, rerun_stages, "rerun")
+        rerun_rendered = reports_rendered(settings.warehouse_path, period).get("rendered") if reports else None
+
+        def ratio(name: str, seconds: float) -> float | None:
+            f = FLOOR_OF.get(name)
+            if f is None or f not in floors or not floors[f].get("seconds"):
+                return None
+            return seconds / floors[f]["seconds"]
+
+        data_seconds = sum(s.seconds for s in stages if s.name in ("ingest", "staging", "marts", "health"))
+        result = {
+            "accounts": accounts,
+            "months": months,
+            "seed": seed,
+            "month": period,
+            "first_month": first.strftime("%Y-%m"),
+            "reports": reports,
+            "machine": machine_info(),
+            "sample": sample,
+            "stages": [
+                {"name": s.name, "select": s.select, "seconds": s.seconds, "units": s.units, "unit": s.unit,
+                 "rate": s.rate(), "floor": FLOOR_OF.get(s.name), "ratio_to_floor": ratio(s.name, s.seconds)}
+                for s in stages
+            ],
+            "data_subtotal": {"seconds": data_seconds, "ratio_to_floor": ratio("ingest", data_seconds)},
+            "total_seconds": total,
+            "warehouse_counts": counts,
+            "floors": floors,
+            "rerun": {
+                "seconds": rerun_total,
+                "ratio_to_first": rerun_total / total if total else None,
+                "stages": [{"name": s.name, "seconds": s.seconds} for s in rerun_stages],
+                "reports_rendered": rerun_rendered,
+            },
+            "peak_rss_first_run": rss_first,
+            "peak_rss": {**peak_rss(), "render_worker_bytes": max(WORKER_PEAKS, default=None),
+                         "render_workers_seen": len(WORKER_PEAKS)},
+        }
+        print()
+        print(format_report(result))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"\nWrote {out}")
+        return result
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if keep:
+            print(f"Kept the benchmark folder {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,43 @@
+"""`pipeline bench` at a tiny size, through the CLI: it runs, and the JSON has what it promises.
+
+No timing assertions: this only checks that the benchmark works end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+STAGES = {"ingest", "staging", "marts", "health", "client_reports", "leadership_pack", "delivery"}
+
+
+def test_bench_smoke(tmp_path: Path):
+    out = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PIPELINE_DATA_DIR", "DAGSTER_HOME", "PIPELINE_FIRST_MONTH")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "bench", "--accounts", "15", "--months", "13", "--out", str(out)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    names = {s["name"] for s in result["stages"]}
+    assert STAGES <= names
+    for s in result["stages"]:
+        assert s["seconds"] > 0
+    assert result["floors"]["ingest"]["seconds"] > 0
+    assert result["floors"]["ingest"]["rows"] > 0
+    assert result["floors"]["render"]["seconds"] > 0
+    assert result["floors"]["render"]["seconds_per_report"] > 0
+    assert result["rerun"]["seconds"] > 0
+    assert result["rerun"]["ratio_to_first"] > 0
+    assert {s["name"] for s in result["rerun"]["stages"]} == names
+    assert result["peak_rss"]["self_bytes"] > 0
+    assert "Rerun" in proc.stdout

@@ -12,8 +12,8 @@ the deliveries log and the approvals.
   ``require_approval`` is on); approving fingerprints the manifest, so a re-render
   after approval needs a new approval.
 
-The tables are created here on first use too (``ensure_tables``), so the reports work
-whether or not the warehouse bootstrap lists them.
+The tables are created by the warehouse bootstrap (``pipeline.resources.warehouse``,
+``OPS_TABLES``) when a writable connection first opens the file.
 """
 
 from __future__ import annotations
@@ -22,15 +22,11 @@ import hashlib
 from datetime import date, datetime, timezone
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from pipeline.resources.warehouse import Warehouse, fetch
 from pipeline.sql import load_sql
 
-OPS_DDL = (
-    "ddl/ops_report_manifest", "ddl/ops_deliveries", "ddl/ops_deliveries_requested_by", "ddl/ops_report_approvals",
-)
 OK_STATUSES = ("rendered", "unchanged")
 
 MANIFEST = pl.Schema(
@@ -77,15 +73,8 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
-    for name in OPS_DDL:
-        con.execute(load_sql(name))
-
-
 def _query(warehouse: Warehouse, sql_name: str, params: dict[str, Any]) -> pl.DataFrame:
     with warehouse.connect() as con:
-        ensure_tables(con)
         return fetch(con, load_sql(sql_name), params)
 
 
@@ -100,7 +89,6 @@ def replace_manifest(warehouse: Warehouse, period: date | str, kind: str, rows: 
     """Replace the period's manifest rows of this kind with ``rows``, in one transaction."""
     frame = pl.DataFrame(rows, schema=MANIFEST) if rows else pl.DataFrame(schema=MANIFEST)
     with warehouse.connect() as con:
-        ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
         try:
             Warehouse.replace_rows(
@@ -153,7 +141,6 @@ def approve_period(
         "reports": deliverable.height,
     }
     with warehouse.connect() as con:
-        ensure_tables(con)
         con.execute(load_sql("reports/approval_upsert"), record)
     return record
 
@@ -173,7 +160,6 @@ def delivery_log(warehouse: Warehouse, period: date | str, kind: str = "client")
 def claim_delivery(warehouse: Warehouse, record: dict[str, Any]) -> None:
     """Write ``sending`` for this delivery (attempts + 1) before the message leaves."""
     with warehouse.connect() as con:
-        ensure_tables(con)
         con.execute(load_sql("reports/delivery_claim"), record)
 
 
@@ -189,7 +175,6 @@ def finish_delivery(
 
 def reject_delivery(warehouse: Warehouse, record: dict[str, Any]) -> None:
     with warehouse.connect() as con:
-        ensure_tables(con)
         con.execute(load_sql("reports/delivery_reject"), record)
 
 

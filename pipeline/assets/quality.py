@@ -19,26 +19,21 @@ from pipeline.assets.marts import ACCOUNT_MONTHLY_KEY, reporting_month
 from pipeline.contract import SOURCES
 from pipeline.metadata import md
 from pipeline.reporting.data_quality import build_context, source_summary
+from pipeline.reporting.leadership_data import table_stats
 from pipeline.reporting.render import TEMPLATES_DIR, atomic_write, make_environment
 from pipeline.resources.config import SettingsResource
-from pipeline.resources.warehouse import Warehouse, WarehouseResource, fetch
+from pipeline.resources.warehouse import Warehouse, WarehouseResource
 
 
 def source_counts(wh: Warehouse) -> pl.DataFrame:
-    rows = []
+    """Rows loaded (raw) and staged per source, 0 for a source never loaded."""
     with wh.connect() as con:
-        for s in SOURCES:
-            raw = fetch(con, f'SELECT count(*) AS n, count(DISTINCT _file) AS f FROM raw."{s.name}"') if Warehouse.has_table(con, "raw", s.name) else None
-            staged = fetch(con, f'SELECT count(*) AS n FROM staging."{s.name}"') if Warehouse.has_table(con, "staging", s.name) else None
-            rows.append(
-                {
-                    "source": s.name,
-                    "files": int(raw["f"][0]) if raw is not None else 0,
-                    "rows_in": int(raw["n"][0]) if raw is not None else 0,
-                    "rows_staged": int(staged["n"][0]) if staged is not None else 0,
-                }
-            )
-    return pl.DataFrame(rows)
+        stats = table_stats(con)
+    return stats.select(
+        "source",
+        pl.col("raw_rows").fill_null(0).cast(pl.Int64).alias("rows_in"),
+        pl.col("staging_rows").fill_null(0).cast(pl.Int64).alias("rows_staged"),
+    )
 
 
 def build_quality_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:

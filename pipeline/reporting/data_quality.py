@@ -13,7 +13,7 @@ import polars as pl
 
 
 def source_summary(counts: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
-    """counts (source, rows_in, rows_staged, files) + quarantine rows → one row per source."""
+    """counts (source, rows_in, rows_staged) + quarantine rows → one row per source."""
     per_source = quarantine.group_by("source").agg(
         pl.struct("file", "row").n_unique().alias("rows_quarantined"),
         pl.len().alias("problems"),

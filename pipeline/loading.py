@@ -169,9 +169,6 @@ def top_reasons(warehouse: Warehouse, source_name: str, stage_name: str) -> pl.D
     return warehouse.query("ops/quarantine_top_reasons", [source_name, stage_name])
 
 
-__all__ = ["LoadReport", "load_new_files", "stage", "source_by_name", "top_reasons"]
-
-
 def read_staging(warehouse: Warehouse, source_name: str) -> pl.DataFrame:
     """A staging table as a frame; an empty frame of the right schema before the first load."""
     from pipeline.schemas import staging_schema

@@ -68,8 +68,16 @@ def _parse_timestamp(e: pl.Expr) -> pl.Expr:
     ).cast(TIMESTAMP)
 
 
-def _typed(column: Column) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, reason-if-unparseable) for one column, from its cleaned text."""
+def _v(name: str) -> str:
+    """The name of a column's typed value while staging (the text keeps the plain name)."""
+    return f"__v_{name}"
+
+
+def _typed(column: Column, parsed: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, reason-if-unparseable) for one column.
+
+    The value is computed from the cleaned text; the reason reads ``parsed`` (the value
+    once computed) so nothing is parsed twice."""
     c = pl.col(column.name)
     k = column.kind
     bad: pl.Expr
@@ -78,7 +86,7 @@ def _typed(column: Column) -> tuple[pl.Expr, pl.Expr]:
     if k == Kind.CODE:
         v = c.str.to_lowercase()
         if column.codes:
-            bad = pl.when(c.is_not_null() & ~v.is_in(list(column.codes))).then(
+            bad = pl.when(c.is_not_null() & ~parsed.is_in(list(column.codes))).then(
                 pl.format(
                     "unknown {} '{}' (expected {})",
                     pl.lit(column.name),
@@ -91,27 +99,27 @@ def _typed(column: Column) -> tuple[pl.Expr, pl.Expr]:
         return v, bad
     if k == Kind.CURRENCY:
         v = c.str.to_lowercase()
-        bad = pl.when(c.is_not_null() & ~v.str.contains(r"^[a-z]{3}$")).then(
+        bad = pl.when(c.is_not_null() & ~parsed.str.contains(r"^[a-z]{3}$")).then(
             pl.lit("not a three-letter ISO 4217 currency code (like USD or EUR)")
         )
         return v, bad
     if k == Kind.DATE:
         v = pl.when(c.str.contains(DATE_RE)).then(c.str.to_date("%Y-%m-%d", strict=False))
         bad = (
-            pl.when(c.is_not_null() & v.is_null())
+            pl.when(c.is_not_null() & parsed.is_null())
             .then(pl.lit("not a valid date in YYYY-MM-DD form"))
-            .when(v.is_not_null() & ((v < EARLIEST) | (v > LATEST)))
+            .when(parsed.is_not_null() & ((parsed < EARLIEST) | (parsed > LATEST)))
             .then(pl.lit("date is outside 1900-01-01 .. 2199-12-31"))
         )
         return v, bad
     if k == Kind.TIMESTAMP:
         v = _parse_timestamp(c)
         bad = (
-            pl.when(c.is_not_null() & v.is_null())
+            pl.when(c.is_not_null() & parsed.is_null())
             .then(pl.lit("not a valid ISO 8601 timestamp (like 2024-03-05T14:30:00Z)"))
             .when(
-                v.is_not_null()
-                & ((v.dt.date() < EARLIEST) | (v.dt.date() > LATEST))
+                parsed.is_not_null()
+                & ((parsed.dt.date() < EARLIEST) | (parsed.dt.date() > LATEST))
             )
             .then(pl.lit("timestamp is outside 1900-01-01 .. 2199-12-31"))
         )
@@ -129,19 +137,19 @@ def _typed(column: Column) -> tuple[pl.Expr, pl.Expr]:
                     "no thousands separators or currency signs)"
                 )
             )
-            .when(c.is_not_null() & v.is_null())
+            .when(c.is_not_null() & parsed.is_null())
             .then(pl.lit("number is too large"))
         )
         return v, bad
     if k == Kind.INTEGER:
         ok = c.str.contains(INTEGER_RE)
         v = pl.when(ok).then(c.cast(pl.Int64, strict=False))
-        bad = pl.when(c.is_not_null() & v.is_null()).then(pl.lit("not a whole number"))
+        bad = pl.when(c.is_not_null() & parsed.is_null()).then(pl.lit("not a whole number"))
         return v, bad
     if k == Kind.BOOLEAN:
         low = c.str.to_lowercase()
         v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False)
-        bad = pl.when(c.is_not_null() & v.is_null()).then(pl.lit("not true or false"))
+        bad = pl.when(c.is_not_null() & parsed.is_null()).then(pl.lit("not true or false"))
         return v.cast(pl.Boolean), bad
     if k == Kind.EMAIL:
         bad = pl.when(c.is_not_null() & ~c.str.contains(EMAIL_RE)).then(
@@ -181,15 +189,17 @@ def _bounds_reason(column: Column, typed: pl.Expr) -> pl.Expr | None:
     return expr
 
 
-def _row_rules(source: Source) -> list[tuple[str, pl.Expr]]:
-    """Rules across columns, as (column to blame, reason-or-null) on typed values."""
+def _row_rules(source: Source, col=pl.col) -> list[tuple[str, pl.Expr]]:
+    """Rules across columns, as (column to blame, reason-or-null) on typed values.
+
+    ``col(name)`` is the expression for a column's typed value."""
     rules: list[tuple[str, pl.Expr]] = []
     for rule in source.row_rules:
         if rule == "end_after_start":
             rules.append(
                 (
                     "end_date",
-                    pl.when(pl.col("end_date") <= pl.col("start_date")).then(
+                    pl.when(col("end_date") <= col("start_date")).then(
                         pl.lit("end_date is on or before start_date (it must be the first day no longer active)")
                     ),
                 )
@@ -198,7 +208,7 @@ def _row_rules(source: Source) -> list[tuple[str, pl.Expr]]:
             rules.append(
                 (
                     "due_on",
-                    pl.when(pl.col("due_on") < pl.col("issued_on")).then(
+                    pl.when(col("due_on") < col("issued_on")).then(
                         pl.lit("due_on is before issued_on")
                     ),
                 )
@@ -207,7 +217,7 @@ def _row_rules(source: Source) -> list[tuple[str, pl.Expr]]:
             rules.append(
                 (
                     "resolved_at",
-                    pl.when(pl.col("resolved_at") < pl.col("opened_at")).then(
+                    pl.when(col("resolved_at") < col("opened_at")).then(
                         pl.lit("resolved_at is before opened_at")
                     ),
                 )
@@ -215,7 +225,7 @@ def _row_rules(source: Source) -> list[tuple[str, pl.Expr]]:
             rules.append(
                 (
                     "first_response_at",
-                    pl.when(pl.col("first_response_at") < pl.col("opened_at")).then(
+                    pl.when(col("first_response_at") < col("opened_at")).then(
                         pl.lit("first_response_at is before opened_at")
                     ),
                 )
@@ -225,8 +235,8 @@ def _row_rules(source: Source) -> list[tuple[str, pl.Expr]]:
                 (
                     "score",
                     pl.when(
-                        (pl.col("survey_type") == "csat")
-                        & ((pl.col("score") < 1) | (pl.col("score") > 5))
+                        (col("survey_type") == "csat")
+                        & ((col("score") < 1) | (col("score") > 5))
                     ).then(pl.lit("a csat score must be 1 to 5")),
                 )
             )
@@ -234,7 +244,7 @@ def _row_rules(source: Source) -> list[tuple[str, pl.Expr]]:
             rules.append(
                 (
                     "rate",
-                    pl.when(pl.col("rate").cast(pl.Float64) <= 0).then(
+                    pl.when(col("rate").cast(pl.Float64) <= 0).then(
                         pl.lit("an exchange rate must be greater than 0")
                     ),
                 )
@@ -274,23 +284,25 @@ def stage_source(
         ]
     ).with_row_index("_i")
 
+    # Each column is parsed once into "__v_<name>"; the reasons read the parsed column
+    # instead of parsing again.
     typed_exprs: list[pl.Expr] = []
     reason_exprs: list[tuple[str, pl.Expr]] = []
     for column in source.columns:
-        value, bad = _typed(column)
-        typed_exprs.append(value.alias(column.name))
+        value, bad = _typed(column, pl.col(_v(column.name)))
+        typed_exprs.append(value.alias(_v(column.name)))
         required = (
             pl.when(pl.col(column.name).is_null()).then(pl.lit("missing required value"))
             if column.required and column.default is None
             else pl.lit(None, pl.String)
         )
         reason_exprs.append((column.name, pl.coalesce(required, bad)))
+    both = text.with_columns(typed_exprs)
 
-    typed = text.select(pl.col("_i"), *typed_exprs)
     # Bounds, row rules and references are judged on typed values.
     later: list[tuple[str, pl.Expr]] = []
     for column in source.columns:
-        b = _bounds_reason(column, pl.col(column.name))
+        b = _bounds_reason(column, pl.col(_v(column.name)))
         if b is not None:
             later.append((column.name, b))
         if column.references:
@@ -301,51 +313,52 @@ def stage_source(
                     (
                         column.name,
                         pl.when(
-                            pl.col(column.name).is_not_null()
-                            & ~pl.col(column.name).is_in(ref.implode())
+                            pl.col(_v(column.name)).is_not_null()
+                            & ~pl.col(_v(column.name)).is_in(ref.implode())
                         ).then(
                             pl.format(
                                 "unknown {} '{}' (not in the valid {} rows)",
                                 pl.lit(ref_col.replace("_id", "").replace("_", " ")),
-                                pl.col(column.name),
+                                pl.col(_v(column.name)),
                                 pl.lit(ref_source),
                             )
                         ),
                     )
                 )
-    later.extend(_row_rules(source))
+    later.extend(_row_rules(source, lambda n: pl.col(_v(n))))
 
-    first = text.select(
-        pl.col("_i"), *[expr.alias(f"__why_{name}") for name, expr in reason_exprs]
+    reasons = [expr.alias(f"__why{n}_{name}") for n, (name, expr) in enumerate(reason_exprs + later)]
+    judged = both.select(pl.col("_i"), *reasons)
+    # Only rows with a problem are unpivoted: a clean file costs one pass, not one row per value.
+    flagged = judged.filter(pl.any_horizontal(pl.all().exclude("_i").is_not_null()))
+    problems = (
+        flagged.unpivot(index="_i", variable_name="_what", value_name="reason")
+        .filter(pl.col("reason").is_not_null())
+        .with_columns(pl.col("_what").str.replace(r"^__why\d+_", "").alias("column"))
+        .drop("_what")
     )
-    second = typed.select(
-        pl.col("_i"), *[expr.alias(f"__rule{n}_{name}") for n, (name, expr) in enumerate(later)]
-    )
-    problems = pl.concat(
-        [
-            first.unpivot(index="_i", variable_name="_what", value_name="reason"),
-            second.unpivot(index="_i", variable_name="_what", value_name="reason"),
-        ]
-    ).filter(pl.col("reason").is_not_null())
-    problems = problems.with_columns(
-        pl.col("_what").str.replace(r"^__(why|rule\d+)_", "").alias("column")
-    ).drop("_what")
 
-    bad_rows = problems.select("_i").unique()
-    valid = typed.join(bad_rows, on="_i", how="anti").join(
-        text.select("_i", "_file", "_row", "_loaded_at"), on="_i"
+    valid = (
+        both.join(flagged.select("_i"), on="_i", how="anti")
+        .select(
+            "_i", "_file", "_row", "_loaded_at",
+            *[pl.col(_v(name)).alias(name) for name in names],
+        )
+        .with_columns(_key_expr(source).alias("_key"))
     )
 
     # Same key twice in one file with different values: nobody can tell which is right.
-    valid = valid.with_columns(
-        _key_expr(source).alias("_key"), pl.struct(names).hash().alias("_hash")
-    )
-    conflicts = (
-        valid.group_by("_file", "_key")
-        .agg(pl.col("_hash").n_unique().alias("_versions"), pl.col("_row").sort().alias("_rows"))
-        .filter(pl.col("_versions") > 1)
-    )
-    conflict_rows = valid.join(conflicts, on=["_file", "_key"], how="semi")
+    repeated = valid.filter(pl.struct("_file", "_key").is_duplicated())
+    if repeated.height:
+        repeated = repeated.with_columns(pl.struct(names).hash().alias("_hash"))
+        conflicts = (
+            repeated.group_by("_file", "_key")
+            .agg(pl.col("_hash").n_unique().alias("_versions"), pl.col("_row").sort().alias("_rows"))
+            .filter(pl.col("_versions") > 1)
+        )
+        conflict_rows = repeated.join(conflicts, on=["_file", "_key"], how="semi")
+    else:
+        conflict_rows = repeated
     if conflict_rows.height:
         dup_problems = conflict_rows.join(conflicts, on=["_file", "_key"]).select(
             "_i",
@@ -359,11 +372,9 @@ def stage_source(
         valid = valid.join(conflict_rows.select("_i"), on="_i", how="anti")
 
     versions = valid.height
-    staged = (
-        valid.sort("_loaded_at", "_file", "_row")
-        .unique(subset="_key", keep="last", maintain_order=True)
-        .sort("_key")
-    )
+    if valid["_key"].is_duplicated().any():
+        valid = valid.sort("_loaded_at", "_file", "_row").unique(subset="_key", keep="last", maintain_order=True)
+    staged = valid.sort("_key")
     rows_quarantined = problems.select("_i").n_unique()
 
     value_cols = {name: pl.col(name) for name in names}

@@ -119,6 +119,7 @@ class Settings:
     close_hour: int = 6
     automation_running: bool = False  # schedules and sensors ship stopped unless this is true
     sensor_interval_seconds: int = 60
+    recompute_unchanged: bool = False  # rebuild staging and marts even when their inputs did not change
 
     @property
     def landing_dir(self) -> Path:
@@ -269,7 +270,7 @@ def _apply_simple(s: Settings, values: Mapping[str, Any], source: str) -> Settin
             kwargs[key] = _parse_float(name, raw)
         elif key in ("freshness_days", "render_workers", "close_day_of_month", "close_hour", "sensor_interval_seconds"):
             kwargs[key] = int(_parse_float(name, raw))
-        elif key in ("show_health_in_client_reports", "require_approval", "automation_running"):
+        elif key in ("show_health_in_client_reports", "require_approval", "automation_running", "recompute_unchanged"):
             kwargs[key] = raw if isinstance(raw, bool) else _parse_bool(name, str(raw))
         elif key == "first_month":
             try:

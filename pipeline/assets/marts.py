@@ -7,6 +7,7 @@ nothing either.
 """
 
 
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
@@ -23,7 +24,7 @@ from dagster import (
     asset,
 )
 
-from pipeline import checks
+from pipeline import checks, fingerprints
 from pipeline.assets.ingest import OWNERS
 from pipeline.loading import read_staging
 from pipeline.metadata import md, md_record
@@ -66,11 +67,42 @@ def read_months(wh: Warehouse, table: str, month: date, schema: pl.Schema) -> pl
     return pl.DataFrame(schema=schema) if frame.is_empty() else frame.cast(schema)
 
 
-def write_months(wh: Warehouse, table: str, frame: pl.DataFrame, month: date) -> None:
+@dataclass(frozen=True)
+class Inputs:
+    """What a mart for one month is built from (see pipeline.fingerprints)."""
+
+    asset: str
+    month: date
+    fingerprint: str
+
+    def unchanged(self, wh: Warehouse, recompute: bool) -> fingerprints.Built | None:
+        """The stored state when the table already holds exactly this build, else None."""
+        if recompute:
+            return None
+        with wh.connect() as con:
+            built = fingerprints.read(con, self.asset)
+        return built if built is not None and built.matches(self.month, self.fingerprint) else None
+
+    def record(self, con, counts: dict) -> None:
+        fingerprints.record(con, self.asset, self.month, self.fingerprint, counts)
+
+
+def mart_inputs(wh: Warehouse, asset: str, month: date, settings: dict, reads: list[str]) -> Inputs:
+    """The fingerprint of a mart month: its settings and the state of every table it reads."""
+    with wh.connect() as con:
+        tokens = {r: fingerprints.token(con, r) for r in reads}
+    return Inputs(asset, month, fingerprints.fingerprint(asset, month, settings, tokens))
+
+
+def write_months(
+    wh: Warehouse, table: str, frame: pl.DataFrame, month: date, inputs: Inputs | None = None, counts: dict | None = None
+) -> None:
     with wh.connect() as con:
         con.execute("BEGIN TRANSACTION")
         try:
             Warehouse.replace_rows(con, table, frame, "month <= ?", [month])
+            if inputs is not None:
+                inputs.record(con, counts or {})
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -78,7 +110,13 @@ def write_months(wh: Warehouse, table: str, frame: pl.DataFrame, month: date) ->
 
 
 def write_months_and_quarantine(
-    wh: Warehouse, table: str, frame: pl.DataFrame, month: date, rejects: pl.DataFrame
+    wh: Warehouse,
+    table: str,
+    frame: pl.DataFrame,
+    month: date,
+    rejects: pl.DataFrame,
+    inputs: Inputs | None = None,
+    counts: dict | None = None,
 ) -> None:
     """Replace the months and this stage's quarantine rows together, or neither."""
     with wh.connect() as con:
@@ -89,6 +127,8 @@ def write_months_and_quarantine(
             con.register("_q", rejects.cast(QUARANTINE).to_arrow())
             con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
             con.unregister("_q")
+            if inputs is not None:
+                inputs.record(con, counts or {})
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -166,20 +206,36 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
     ):
         wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
-        staged = {name: read_staging(wh, name) for name in KPI_SOURCES}
-        result = build_account_monthly(
-            **staged, reporting_month=month, reporting_currency=cfg.reporting_currency
+        inputs = mart_inputs(
+            wh, "marts/account_monthly", month, {"reporting_currency": cfg.reporting_currency},
+            [f"staging/{name}" for name in KPI_SOURCES],
         )
-        frame = result.frame.cast(ACCOUNT_MONTHLY)
-        write_months_and_quarantine(wh, "marts.account_monthly", frame, month, result.rejects)
-        record_rewritten_months(context, frame, month)
+        built = inputs.unchanged(wh, cfg.recompute_unchanged)
+        if built is not None:
+            frame = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
+            rejected = built.counts.get("rows_quarantined_missing_fx", 0)
+            context.log.info("account_monthly: inputs unchanged since the last build of this month; rows kept")
+        else:
+            staged = {name: read_staging(wh, name) for name in KPI_SOURCES}
+            result = build_account_monthly(
+                **staged, reporting_month=month, reporting_currency=cfg.reporting_currency
+            )
+            del staged
+            frame = result.frame.cast(ACCOUNT_MONTHLY)
+            rejected = result.rejects.height
+            write_months_and_quarantine(
+                wh, "marts.account_monthly", frame, month, result.rejects,
+                inputs, {"rows_quarantined_missing_fx": rejected},
+            )
+            record_rewritten_months(context, frame, month)
         this = frame.filter(pl.col("month") == month)
         yield MaterializeResult(
             metadata={
                 **_month_meta(frame, month),
+                "recomputed": built is None,
                 "mrr": MetadataValue.float(float(this["mrr"].sum() or 0)),
                 "customers": int(this["is_customer"].sum() or 0),
-                "rows_quarantined_missing_fx": result.rejects.height,
+                "rows_quarantined_missing_fx": rejected,
                 "preview": md(this.sort("mrr", descending=True).select(
                     "account_id", "mrr", "mrr_new", "mrr_expansion", "mrr_contraction",
                     "mrr_churn", "mrr_reactivation", "nps_12m", "overdue_amount",
@@ -213,13 +269,25 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
     ):
         wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
-        monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
-        overrides = read_staging(wh, "health_overrides")
-        health = account_health(monthly, overrides, cfg.health)
-        health = health.cast(account_health_schema(cfg.health))
-        write_months(wh, "marts.account_health", health, month)
-        record_rewritten_months(context, health, month)
-        yield MaterializeResult(metadata={**_month_meta(health, month), **health_metadata(health, month)})
+        inputs = mart_inputs(
+            wh, "marts/account_health", month, {"health": repr(cfg.health)},
+            ["marts/account_monthly", "staging/health_overrides"],
+        )
+        built = inputs.unchanged(wh, cfg.recompute_unchanged)
+        schema = account_health_schema(cfg.health)
+        if built is not None:
+            health = read_months(wh, "marts.account_health", month, schema)
+            context.log.info("account_health: inputs unchanged since the last build of this month; rows kept")
+        else:
+            monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
+            overrides = read_staging(wh, "health_overrides")
+            health = account_health(monthly, overrides, cfg.health).cast(schema)
+            del monthly
+            write_months(wh, "marts.account_health", health, month, inputs)
+            record_rewritten_months(context, health, month)
+        yield MaterializeResult(
+            metadata={**_month_meta(health, month), "recomputed": built is None, **health_metadata(health, month)}
+        )
         yield checks.check_score_range(health, "score_in_range")
         yield checks.check_change_split(
             health, [f"{m.name}_change" for m in cfg.health.measures], "change_split_adds_up"
@@ -245,21 +313,33 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
     ):
         wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
-        monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
-        health = wh.table("marts.account_health", where_month_le=month)
-        first = wh.query("marts/first_billing_month")["first_month"][0]
-        frame = portfolio_monthly(
-            monthly,
-            None if health.is_empty() else health,
-            gross_margin=cfg.gross_margin,
-            first_billing_month=first,
-        ).cast(PORTFOLIO_MONTHLY)
-        write_months(wh, "marts.portfolio_monthly", frame, month)
-        record_rewritten_months(context, frame, month)
+        inputs = mart_inputs(
+            wh, "marts/portfolio_monthly", month, {"gross_margin": cfg.gross_margin},
+            # the first billing month comes from staged subscriptions and invoices
+            ["marts/account_monthly", "marts/account_health", "staging/subscriptions", "staging/invoices"],
+        )
+        built = inputs.unchanged(wh, cfg.recompute_unchanged)
+        if built is not None:
+            frame = read_months(wh, "marts.portfolio_monthly", month, PORTFOLIO_MONTHLY)
+            context.log.info("portfolio_monthly: inputs unchanged since the last build of this month; rows kept")
+        else:
+            monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
+            health = wh.table("marts.account_health", where_month_le=month)
+            first = wh.query("marts/first_billing_month")["first_month"][0]
+            frame = portfolio_monthly(
+                monthly,
+                None if health.is_empty() else health,
+                gross_margin=cfg.gross_margin,
+                first_billing_month=first,
+            ).cast(PORTFOLIO_MONTHLY)
+            del monthly, health
+            write_months(wh, "marts.portfolio_monthly", frame, month, inputs)
+            record_rewritten_months(context, frame, month)
         total = frame.filter((pl.col("month") == month) & (pl.col("grouping") == "all"))
         yield MaterializeResult(
             metadata={
                 **_month_meta(frame, month),
+                "recomputed": built is None,
                 "summary": md_record(
                     total.select(
                         "mrr_start", "mrr_end", "customers_end", "nrr_1m", "grr_1m",

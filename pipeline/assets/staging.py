@@ -63,9 +63,14 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
     def _staging(
         context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
     ):
-        wh = warehouse.get()
-        result = stage(wh, source)
+        wh, cfg = warehouse.get(), settings.get()
+        result = stage(wh, source, recompute=cfg.recompute_unchanged)
         rate = result.rows_quarantined / result.rows_in if result.rows_in else 0.0
+        if result.skipped:
+            context.log.info(f"staging/{source.name}: inputs unchanged since the last rebuild; table kept")
+            preview = wh.query_table_head(f"staging.{source.name}", 5)
+        else:
+            preview = result.frame.head(5)
         if result.rows_quarantined:
             context.log.warning(
                 f"{result.rows_quarantined} {source.name} row(s) quarantined; see ops.quarantine"
@@ -79,7 +84,8 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
                 "rows_superseded": result.rows_superseded,
                 "quarantine_rate": MetadataValue.float(round(rate, 6)),
                 "top_quarantine_reasons": md(top_reasons(wh, source.name, "staging")),
-                "preview": md(result.frame.drop("_loaded_at").head(5)),
+                "recomputed": not result.skipped,
+                "preview": md(preview.drop("_loaded_at", strict=False)),
                 "dagster/row_count": result.rows_staged,
             },
         )
@@ -95,7 +101,7 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
         )
         yield check_unique(result.frame, list(source.key), "one_row_per_key")
         yield check_quarantine_rate(
-            result.rows_in, result.rows_quarantined, settings.get().quarantine_rate_threshold, "quarantine_rate"
+            result.rows_in, result.rows_quarantined, cfg.quarantine_rate_threshold, "quarantine_rate"
         )
 
     return _staging

@@ -29,6 +29,7 @@ OPS_TABLES = (
     "ops_deliveries_requested_by",
     "ops_report_manifest",
     "ops_report_approvals",
+    "ops_fingerprints",
 )
 
 _BOOTSTRAPPED: set[str] = set()
@@ -104,6 +105,12 @@ class Warehouse:
             if where_month_le is not None:
                 return fetch(con, sql + " WHERE month <= ?", [where_month_le])
             return fetch(con, sql)
+
+    def query_table_head(self, qualified: str, n: int) -> pl.DataFrame:
+        """The first ``n`` rows of a table, as stored."""
+        schema, name = qualified.split(".")
+        with self.connect(read_only=False) as con:
+            return fetch(con, f"SELECT * FROM {quote_ident(schema)}.{quote_ident(name)} LIMIT ?", [n])
 
     @staticmethod
     def has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:

@@ -41,6 +41,9 @@ class StagedResult:
     rows_staged: int
     rows_quarantined: int
     rows_superseded: int
+    # True when staging was left as it was because its inputs had not changed; ``frame``
+    # then holds only the key columns of the stored table.
+    skipped: bool = False
 
 
 def _humane_list(items: tuple[str, ...]) -> str:

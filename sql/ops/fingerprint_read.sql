@@ -1,0 +1,1 @@
+SELECT month, fingerprint, counts FROM ops.fingerprints WHERE asset = ?

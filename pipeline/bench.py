@@ -1,9 +1,10 @@
 """`pipeline bench`: time the monthly close stage by stage against its two floors.
 
 In a fresh temporary data folder (PIPELINE_DATA_DIR, DAGSTER_HOME) it writes sample data
-of the requested size, runs the monthly close for the sample's end month one stage at a
-time through ``run_month`` (the same in-process Dagster path as ``pipeline run``), and
-measures, in the same process:
+of the requested size, runs the monthly close for the sample's end month through
+``run_month`` (the same in-process Dagster path as ``pipeline run``) as two runs, the data
+stages (ingest..health) and the reports, splits each run's wall time by stage from its
+step events, and measures, in the same process:
 
 * the ingest floor: DuckDB reading every landing CSV once
   (``CREATE TEMP TABLE t AS SELECT * FROM read_csv(?, all_varchar=true)``), nothing else;
@@ -11,13 +12,14 @@ measures, in the same process:
   and charts) into a PDF in a warm process, median of 5 after a warm-up, times the number
   of reports rendered, divided by the render workers used.
 
-Then it runs the same month again with no input change (the rerun). Everything printed
-also goes to a JSON file.
+Then it runs the same month again with no input change (the rerun), and, unless told
+not to, ingest..health once more in a fresh folder with Dagster's multiprocess executor
+to compare executors. Everything printed also goes to a JSON file.
 
 Notes on the numbers:
 
-* stage times include Dagster's per-run overhead (one in-process run per stage), which a
-  single ``pipeline run`` pays once;
+* a stage's time is the sum of its steps (STEP_START to STEP_SUCCESS); "dagster overhead"
+  is each run's wall time outside every step (start-up, planning, bookkeeping);
 * peak RSS of children is ``RUSAGE_CHILDREN``: the largest single reaped child (the
   render workers, reaped when the pool is shut down after each run), not their sum.
 """
@@ -38,30 +40,39 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-DATA_STAGES: list[tuple[str, str]] = [
-    ("ingest", "group:ingest"),
-    ("staging", "group:staging"),
-    ("marts", "key:marts/account_monthly or key:marts/portfolio_monthly"),
-    ("health", "key:marts/account_health"),
-]
-REPORT_STAGES: list[tuple[str, str]] = [
-    # not one of the three named report stages, but part of the monthly close: run it
-    # on its own so the others are not charged for it
-    ("data_quality_report", "key:data_quality_report"),
-    ("client_reports", "key:client_reports"),  # includes its check every_due_client_has_a_report
-    ("leadership_pack", "key:leadership_pack"),
-    ("delivery", "key:report_deliveries"),
-]
+DATA_SELECT = (
+    "group:ingest or group:staging or key:marts/account_monthly or key:marts/portfolio_monthly "
+    "or key:marts/account_health"
+)
+DATA_STAGES = ["ingest", "staging", "marts", "health"]
+REPORT_STAGES = ["data_quality_report", "client_reports", "leadership_pack", "delivery"]
 FLOOR_OF = {"ingest": "ingest", "staging": "ingest", "marts": "ingest", "health": "ingest",
             "client_reports": "render"}
+
+
+def stage_of(step_key: str) -> str:
+    """The benchmark stage a Dagster step belongs to (step keys are asset keys joined by '__')."""
+    if step_key.startswith("raw__"):
+        return "ingest"
+    if step_key.startswith("staging__"):
+        return "staging"
+    if step_key == "marts__account_health":
+        return "health"
+    if step_key.startswith("marts__"):
+        return "marts"
+    if step_key.startswith("client_reports"):  # includes the every_due_client_has_a_report check's step
+        return "client_reports"
+    return {"report_deliveries": "delivery"}.get(step_key, step_key)
+
+
 PACKAGES = ("dagster", "duckdb", "polars", "weasyprint")
 
 
 @dataclass
 class Stage:
     name: str
-    select: str
     seconds: float = 0.0
+    steps: int = 0
     units: int | None = None
     unit: str = ""
 
@@ -242,20 +253,111 @@ def worker_peak_rss() -> list[int]:
 WORKER_PEAKS: list[int] = []
 
 
-def run_stages(month: date, stages: list[Stage], label: str) -> float:
+@dataclass
+class RunTiming:
+    """One Dagster run of the close: its wall time and where the time went."""
+
+    label: str
+    seconds: float
+    stages: list[Stage]
+
+    @property
+    def in_steps(self) -> float:
+        return sum(st.seconds for st in self.stages)
+
+    @property
+    def overhead(self) -> float:
+        """Wall time outside every step: run start-up, planning, event-log writes between steps."""
+        return max(0.0, self.seconds - self.in_steps)
+
+    def stage(self, name: str) -> Stage:
+        return next(st for st in self.stages if st.name == name)
+
+
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Each step's time from its STEP_START to its STEP_SUCCESS/STEP_FAILURE event."""
+    import dagster as dg
+
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        ev = entry.dagster_event
+        if ev is None or not ev.step_key:
+            continue
+        if ev.event_type == dg.DagsterEventType.STEP_START:
+            started[ev.step_key] = entry.timestamp
+        elif ev.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            if ev.step_key in started:
+                seconds[ev.step_key] = entry.timestamp - started[ev.step_key]
+    return seconds
+
+
+def timed_run(month: date, select: str | None, names: list[str], label: str) -> RunTiming:
+    """Run the close (or a selection of it) as ONE in-process Dagster run, the way
+    ``pipeline run`` does, and split its wall time by stage from the event log."""
+    from dagster import DagsterInstance
+    from dagster._core.utils import make_new_run_id
+
     from pipeline.cli import run_month
     from pipeline.resources.renderer import shutdown_pools
 
-    started = time.perf_counter()
-    for st in stages:
-        t0 = time.perf_counter()
-        run_month(month, select=st.select, quiet=True)
-        st.seconds = time.perf_counter() - t0
-        print(f"  [{label}] {st.name:<20} {st.seconds:8.2f} s", flush=True)
-    total = time.perf_counter() - started
+    run_id = make_new_run_id()
+    t0 = time.perf_counter()
+    run_month(month, select=select, quiet=True, run_id=run_id)
+    wall = time.perf_counter() - t0
     WORKER_PEAKS.extend(worker_peak_rss())
     shutdown_pools()  # reap the render workers so RUSAGE_CHILDREN sees them
-    return total
+    with DagsterInstance.get() as instance:
+        per_step = step_seconds(instance, run_id)
+    stages = {n: Stage(n) for n in names}
+    for key, secs in per_step.items():
+        st = stages.setdefault(stage_of(key), Stage(stage_of(key)))
+        st.seconds += secs
+        st.steps += 1
+    timing = RunTiming(label, wall, list(stages.values()))
+    for st in timing.stages:
+        print(f"  [{label}] {st.name:<20} {st.seconds:8.2f} s  ({st.steps} steps)", flush=True)
+    print(f"  [{label}] {'dagster overhead':<20} {timing.overhead:8.2f} s  (wall {wall:.2f} s)", flush=True)
+    return timing
+
+
+def multiprocess_close_job():
+    """The monthly close with Dagster's multiprocess executor (a process per step), for
+    ``--compare-executors``; module-level so Dagster can rebuild it in each step process."""
+    import dagster as dg
+
+    from pipeline.definitions import build_definitions
+    from pipeline.jobs import MONTHLY_CLOSE
+    from pipeline.settings import load_settings
+
+    return build_definitions(load_settings(), executor=dg.multiprocess_executor).resolve_job_def(MONTHLY_CLOSE)
+
+
+def multiprocess_data_run(month: date) -> float:
+    """Wall seconds of ingest..health as one run with the multiprocess executor, one step
+    process at a time."""
+    import dagster as dg
+
+    from pipeline.definitions import build_definitions
+    from pipeline.progress import QUIET_RUN_CONFIG
+    from pipeline.settings import load_settings
+
+    defs = build_definitions(load_settings())
+    keys = list(dg.AssetSelection.from_string(DATA_SELECT).resolve(defs.resolve_asset_graph()))
+    t0 = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        result = dg.execute_job(
+            dg.reconstructable(multiprocess_close_job), instance,
+            asset_selection=keys, tags={"dagster/partition": month.strftime("%Y-%m-%d")},
+            # One step at a time: steps in parallel processes would contend for the DuckDB
+            # file's single-writer lock (and fail), so this measures a process per step.
+            run_config={**QUIET_RUN_CONFIG, "execution": {"config": {"max_concurrent": 1}}},
+        )
+        ok = result.success
+    seconds = time.perf_counter() - t0
+    if not ok:
+        raise RuntimeError("the multiprocess comparison run failed; see its run in the Dagster UI")
+    return seconds
 
 
 def _fmt_rate(st: Stage) -> str:
@@ -287,18 +389,33 @@ def format_report(result: dict[str, Any]) -> str:
             lines.append(f"        render: {rf.get('note')}")
     lines += [
         "",
-        f"{'stage':<20} {'wall s':>8} {'units':>10} {'rate':>16} {'x floor':>8}",
-        "-" * 66,
+        f"{'stage':<20} {'wall s':>8} {'units':>10} {'rate':>18} {'x floor':>8}",
+        "-" * 68,
     ]
     for st in result["stages"]:
         ratio = "" if st["ratio_to_floor"] is None else f"{st['ratio_to_floor']:.1f}"
         units = "" if st["units"] is None else f"{st['units']:,}"
         rate = "" if st["rate"] is None else f"{st['rate']:,.0f} {st['unit']}/s"
-        lines.append(f"{st['name']:<20} {st['seconds']:8.2f} {units:>10} {rate:>16} {ratio:>8}")
-    lines.append("-" * 66)
+        lines.append(f"{st['name']:<20} {st['seconds']:8.2f} {units:>10} {rate:>18} {ratio:>8}")
+    overhead = sum(r["overhead"] for r in result["runs"])
+    lines.append(f"{'dagster overhead':<20} {overhead:8.2f}   (run start-up and bookkeeping outside the steps)")
+    lines.append("-" * 68)
     d = result["data_subtotal"]
-    lines.append(f"{'ingest..health':<20} {d['seconds']:8.2f} {'':>10} {'':>16} {d['ratio_to_floor']:8.1f}")
+    lines.append(
+        f"{'ingest..health':<20} {d['seconds']:8.2f} {'':>10} {'(one run, wall)':>18} {d['ratio_to_floor']:8.1f}"
+    )
+    lines.append(
+        f"{'  of which in steps':<20} {d['in_steps']:8.2f} {'':>10} {'':>18} {d['in_steps_ratio_to_floor']:8.1f}"
+    )
     lines.append(f"{'total':<20} {result['total_seconds']:8.2f}")
+    ex = result.get("executors") or {}
+    if "multiprocess_data_seconds" in ex:
+        lines += [
+            "",
+            f"Executors, ingest..health: in-process {ex['in_process_data_seconds']:.2f} s, multiprocess "
+            f"{ex['multiprocess_data_seconds']:.2f} s "
+            f"({ex['multiprocess_data_seconds'] / ex['in_process_data_seconds']:.1f}x); the pipeline uses in-process",
+        ]
     rr = result["rerun"]
     lines += [
         "",
@@ -317,7 +434,8 @@ def format_report(result: dict[str, Any]) -> str:
 
 
 def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
-              out: Path | str = "bench/results.json", seed: int = 7, keep: bool = False) -> dict[str, Any]:
+              out: Path | str = "bench/results.json", seed: int = 7, keep: bool = False,
+              compare_executors: bool = True) -> dict[str, Any]:
     from pipeline.cli import UserError, last_complete_month
     from pipeline.transforms.calendar import add_months
 
@@ -344,10 +462,16 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
         sample = {"seconds": time.perf_counter() - t0, "rows": summary.total_rows, "files": len(summary.files)}
         print(f"  sample written in {sample['seconds']:.1f} s ({sample['rows']:,} rows)", flush=True)
 
-        plan = DATA_STAGES + (REPORT_STAGES if reports else [])
-        stages = [Stage(n, s) for n, s in plan]
-        total = run_stages(month, stages, "first run")
+        def close(label: str) -> list[RunTiming]:
+            runs = [timed_run(month, DATA_SELECT, DATA_STAGES, f"{label}, data")]
+            if reports:
+                runs.append(timed_run(month, f"not ({DATA_SELECT})", REPORT_STAGES, f"{label}, reports"))
+            return runs
+
+        first_runs = close("first run")
         rss_first = peak_rss()
+        stages = [st for r in first_runs for st in r.stages]
+        total = sum(r.seconds for r in first_runs)
 
         period = f"{month:%Y-%m}"
         counts = warehouse_counts(settings.warehouse_path)
@@ -363,16 +487,28 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
             by["client_reports"].units, by["client_reports"].unit = n_reports, "files"
             outbox = settings.outbox_dir
             by["delivery"].units = len(list(outbox.rglob("*.eml"))) if outbox.exists() else 0
-            by["delivery"].unit = "files"
+            by["delivery"].unit = "e-mails"
 
         print("  measuring the floors", flush=True)
         floors: dict[str, Any] = {"ingest": ingest_floor(settings.landing_dir)}
         if reports:
             floors["render"] = render_floor(settings, month, n_reports, worker_count(settings.render_workers))
 
-        rerun_stages = [Stage(n, s) for n, s in plan]
-        rerun_total = run_stages(month, rerun_stages, "rerun")
+        rerun_runs = close("rerun")
+        rerun_total = sum(r.seconds for r in rerun_runs)
         rerun_rendered = reports_rendered(settings.warehouse_path, period).get("rendered") if reports else None
+
+        executors: dict[str, Any] = {"in_process_data_seconds": first_runs[0].seconds}
+        if compare_executors:
+            # Same data, fresh warehouse and instance: ingest..health with a process per step.
+            mp_root = root / "multiprocess"
+            shutil.copytree(settings.landing_dir, mp_root / "data" / "landing")
+            os.environ["PIPELINE_DATA_DIR"] = str(mp_root / "data")
+            os.environ["DAGSTER_HOME"] = str(mp_root / "dagster_home")
+            Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+            print("  ingest..health again with the multiprocess executor", flush=True)
+            executors["multiprocess_data_seconds"] = multiprocess_data_run(month)
+            print(f"  [multiprocess] data stages {executors['multiprocess_data_seconds']:8.2f} s", flush=True)
 
         def ratio(name: str, seconds: float) -> float | None:
             f = FLOOR_OF.get(name)
@@ -380,7 +516,7 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
                 return None
             return seconds / floors[f]["seconds"]
 
-        data_seconds = sum(s.seconds for s in stages if s.name in ("ingest", "staging", "marts", "health"))
+        data = first_runs[0]
         result = {
             "accounts": accounts,
             "months": months,
@@ -391,18 +527,24 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
             "machine": machine_info(),
             "sample": sample,
             "stages": [
-                {"name": s.name, "select": s.select, "seconds": s.seconds, "units": s.units, "unit": s.unit,
+                {"name": s.name, "seconds": s.seconds, "steps": s.steps, "units": s.units, "unit": s.unit,
                  "rate": s.rate(), "floor": FLOOR_OF.get(s.name), "ratio_to_floor": ratio(s.name, s.seconds)}
                 for s in stages
             ],
-            "data_subtotal": {"seconds": data_seconds, "ratio_to_floor": ratio("ingest", data_seconds)},
+            "runs": [{"label": r.label, "seconds": r.seconds, "in_steps": r.in_steps, "overhead": r.overhead}
+                     for r in first_runs],
+            "data_subtotal": {"seconds": data.seconds, "in_steps": data.in_steps, "overhead": data.overhead,
+                              "ratio_to_floor": ratio("ingest", data.seconds),
+                              "in_steps_ratio_to_floor": ratio("ingest", data.in_steps)},
             "total_seconds": total,
             "warehouse_counts": counts,
             "floors": floors,
+            "executors": executors,
             "rerun": {
                 "seconds": rerun_total,
                 "ratio_to_first": rerun_total / total if total else None,
-                "stages": [{"name": s.name, "seconds": s.seconds} for s in rerun_stages],
+                "stages": [{"name": s.name, "seconds": s.seconds} for r in rerun_runs for s in r.stages],
+                "overhead": sum(r.overhead for r in rerun_runs),
                 "reports_rendered": rerun_rendered,
             },
             "peak_rss_first_run": rss_first,

@@ -99,7 +99,7 @@ def _failure_messages(result) -> list[str]:
     return messages
 
 
-def run_month(month: date, select: str | None = None, quiet: bool = False) -> int:
+def run_month(month: date, select: str | None = None, quiet: bool = False, run_id: str | None = None) -> int:
     """Materialize the month's assets through Dagster, recorded in the local instance."""
     from dagster import AssetSelection, DagsterInstance
     from dagster._core.utils import make_new_run_id
@@ -139,7 +139,7 @@ def run_month(month: date, select: str | None = None, quiet: bool = False) -> in
     if not quiet:
         print(f"Running {MONTHLY_CLOSE} for {month:%Y-%m} (data: {settings.data_dir}, Dagster home: {home})")
     started = time.perf_counter()
-    run_id = make_new_run_id()
+    run_id = run_id or make_new_run_id()
     with DagsterInstance.get() as instance:
         result = run_with_progress(
             instance,
@@ -293,7 +293,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pipeline.bench import run_bench
 
     run_bench(accounts=args.accounts, months=args.months, reports=not args.no_reports, out=args.out,
-              keep=args.keep)
+              keep=args.keep, compare_executors=not args.no_executor_comparison)
     return 0
 
 
@@ -352,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--no-reports", action="store_true", help="skip the report and delivery stages")
     bn.add_argument("--out", default="bench/results.json", help="JSON results file (default bench/results.json)")
     bn.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    bn.add_argument("--no-executor-comparison", action="store_true",
+                    help="skip timing ingest..health again with Dagster's multiprocess executor")
     bn.set_defaults(func=cmd_bench)
     return p
 

@@ -158,14 +158,15 @@ def deliver_reports(
     accounts = _accounts(warehouse)
     status_by_key = _statuses(warehouse, period, KIND)
     try:
-        for report in deliverable.iter_rows(named=True):
-            account = accounts.get(report["account_id"], {})
-            plans = plan_for_report(
-                KIND, report["account_id"], period, report["pdf_sha256"],
-                parse_recipients(account.get("report_recipients")), status_by_key,
-            )
-            _deliver(warehouse, mailer, settings, summary, KIND, report, plans,
-                     _client_mail(account, report, settings), now)
+        with warehouse.session():  # one connection for the claims and finishes of every e-mail
+            for report in deliverable.iter_rows(named=True):
+                account = accounts.get(report["account_id"], {})
+                plans = plan_for_report(
+                    KIND, report["account_id"], period, report["pdf_sha256"],
+                    parse_recipients(account.get("report_recipients")), status_by_key,
+                )
+                _deliver(warehouse, mailer, settings, summary, KIND, report, plans,
+                         _client_mail(account, report, settings), now)
     finally:
         mailer.close()
     return summary

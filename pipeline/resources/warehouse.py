@@ -84,11 +84,33 @@ class Warehouse:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self._local = threading.local()
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        shared = getattr(self._local, "con", None)
+        if shared is not None:
+            yield shared
+            return
         with open_warehouse(self.path, read_only=read_only) as con:
             yield con
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Keep one connection open for this thread's ``connect()`` calls inside the block.
+
+        For loops of many small writes (one delivery claim per e-mail): each statement
+        still commits on its own, but the file is opened once rather than per statement.
+        The warehouse stays locked for other processes until the block ends."""
+        if getattr(self._local, "con", None) is not None:
+            yield
+            return
+        with open_warehouse(self.path) as con:
+            self._local.con = con
+            try:
+                yield
+            finally:
+                self._local.con = None
 
     def query(self, sql_name: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run ``sql/<sql_name>.sql`` with bound parameters and return a Polars frame."""

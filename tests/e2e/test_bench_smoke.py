@@ -40,4 +40,8 @@ def test_bench_smoke(tmp_path: Path):
     assert result["rerun"]["ratio_to_first"] > 0
     assert {s["name"] for s in result["rerun"]["stages"]} == names
     assert result["peak_rss"]["self_bytes"] > 0
+    d = result["data_subtotal"]
+    assert 0 < d["in_steps"] <= d["seconds"] and d["overhead"] >= 0
+    assert result["executors"]["multiprocess_data_seconds"] > 0
+    assert result["rerun"]["reports_rendered"] in (0, None)  # nothing changed, nothing re-rendered
     assert "Rerun" in proc.stdout

@@ -157,7 +157,12 @@ class SmtpMailer:
                 conn.starttls(context=self.tls_context)
                 conn.ehlo()
             if t.username:
-                conn.login(t.username, t.password or "")
+                try:
+                    conn.login(t.username, t.password or "")
+                except UnicodeError:  # its exception would carry the password: drop it
+                    raise smtplib.SMTPAuthenticationError(
+                        0, "the user name or password in PIPELINE_SMTP_URL is not ASCII, which SMTP AUTH cannot send"
+                    ) from None
         except BaseException:
             conn.close()
             raise

@@ -179,3 +179,19 @@ def plural(n: int | None, one: str, many: str | None = None) -> str:
     if not n:
         return f"no {many}"
     return f"{number(n)} {one if n == 1 else many}"
+
+
+# Control characters left after whitespace is collapsed (NUL, BEL, ESC, DEL, C1) are
+# invisible and not valid in HTML text or PDF metadata; bidi embeddings, overrides and
+# isolates (U+202A-E, U+2066-9) would reorder the report's own text around the value
+# ("invoice<U+202E>gpj.exe"). Data shown to a person drops them (RTL scripts need none).
+_CONTROL = dict.fromkeys([*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def shown_text(value: Any, limit: int | None = None) -> str:
+    """Data shown to a person: a plain string, whitespace collapsed, control and bidi
+    override characters dropped, optionally cut."""
+    s = " ".join(str(value).split()).translate(_CONTROL) if value is not None else ""
+    if limit is not None and len(s) > limit:
+        s = s[: limit - 1].rstrip() + "…"
+    return s

@@ -45,6 +45,7 @@ from typing import Any, Iterable, Sequence
 import polars as pl
 
 from pipeline.reporting import formatting as fmt
+from pipeline.reporting.formatting import shown_text as _text
 from pipeline.reporting.naming import UnsafePathError, ensure_inside
 from pipeline.reporting.periods import MONTH_NAMES, add_months, month_end
 from pipeline.settings import Settings
@@ -135,20 +136,6 @@ def _dec(value: Any) -> Decimal:
     return ZERO if value is None else Decimal(value)
 
 
-# Control characters left after whitespace is collapsed (NUL, BEL, ESC, DEL, C1) are
-# invisible and not valid in HTML text or PDF metadata; bidi embeddings, overrides and
-# isolates (U+202A-E, U+2066-9) would reorder the report's own text around the value
-# ("invoice<U+202E>gpj.exe"). Data shown to a person drops them (RTL scripts need none).
-_CONTROL = dict.fromkeys([*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
-
-
-def _text(value: Any, limit: int | None = None) -> str:
-    """Data shown to a person: a plain string, whitespace collapsed, control and bidi
-    override characters dropped, optionally cut."""
-    s = " ".join(str(value).split()).translate(_CONTROL) if value is not None else ""
-    if limit is not None and len(s) > limit:
-        s = s[: limit - 1].rstrip() + "…"
-    return s
 
 
 def month_label(month: date) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.reporting.data import ReportInputs
+from pipeline.reporting.data import ReportInputs, by_account
 from pipeline.reporting.formatting import shown_text as _text
 from pipeline.reporting.glossary import glossary_entries
 from pipeline.reporting.periods import Period, add_months, report_period
@@ -124,12 +124,13 @@ def report_plan(accounts: pl.DataFrame, monthly: pl.DataFrame, month: date) -> l
     amounts or open tickets in it. Ordered by account id.
     """
     plan: list[tuple[str, str, Period]] = []
+    monthly_of = by_account(monthly)
     for acc in accounts.sort("account_id").iter_rows(named=True):
         cadence = (acc.get("report_cadence") or "monthly").lower()
         period = report_period(cadence, month)
         if period is None:
             continue
-        rows = _month_rows(monthly.filter(pl.col("account_id") == acc["account_id"]), period.months)
+        rows = _month_rows(monthly_of.get(acc["account_id"], monthly.clear()), period.months)
         if rows.is_empty() or rows["month"].max() != period.last_month:
             continue
         active = (

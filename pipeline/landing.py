@@ -8,7 +8,10 @@ failed load.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +93,11 @@ def read_landing_file(file: LandingFile, source: Source) -> tuple[pl.DataFrame, 
             f"({', '.join(source.column_names)}) or remove it from the landing folder."
         )
     raw = file.path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise LandingFileError(
+            f"{where} is UTF-16 text, not UTF-8. Export it as CSV in UTF-8 and drop it in the "
+            "landing folder again."
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -98,43 +106,75 @@ def read_landing_file(file: LandingFile, source: Source) -> tuple[pl.DataFrame, 
             "Export it as CSV in UTF-8 and drop it in the landing folder again."
         ) from None
     if "\x00" in text[:4096]:
-        raise LandingFileError(f"{where} looks binary, not a CSV file. Export it as CSV in UTF-8.")
+        raise LandingFileError(
+            f"{where} looks binary (or UTF-16 text), not a CSV file. Export it as CSV in UTF-8."
+        )
+    if "\r" in text:
+        # Windows (\r\n), old Mac (\r) and mixed line endings: one line break for the reader.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         frame = pl.read_csv(
             text.encode("utf-8"),
             infer_schema=False,
             has_header=True,
-            row_index_name="_row",
-            row_index_offset=1,
             raise_if_empty=False,
         )
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError) as exc:
+    except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LandingFileError(
-            f"{where} is not a readable CSV file ({first}). Check that it is comma-separated "
-            "with a header row and that quoted fields are closed."
+            f"{where} is not a readable CSV file ({_ragged_row(text) or first}). Check that it is "
+            "comma-separated with a header row and that quoted fields are closed."
         ) from None
 
-    renamed = {c: normalise_header(c) for c in frame.columns if c != "_row"}
-    duplicates = sorted({v for v in renamed.values() if list(renamed.values()).count(v) > 1})
-    if duplicates:
-        raise LandingFileError(f"{where} has the column(s) {', '.join(duplicates)} more than once.")
-    frame = frame.rename(renamed)
-    present = set(renamed.values())
+    # The reader renames a repeated header to "<name>_duplicated_<n>": count it as <name>.
+    first_name = {c: re.sub(r"_duplicated_\d+$", "", c) for c in frame.columns}
+    names = {
+        c: normalise_header(first_name[c] if first_name[c] in frame.columns else c) for c in frame.columns
+    }
+    present = set(names.values())
     missing = [c for c in source.required_columns if c not in present]
     if missing:
+        hint = ""
+        if len(present) == 1 and any(d in next(iter(present)) for d in ";\t|"):
+            hint = " It looks separated by ';', tabs or '|': export it comma-separated."
+        elif not present & set(source.column_names):
+            hint = " The first line must be the header row with these column names."
         raise LandingFileError(
             f"{where} is missing the required column(s) {', '.join(missing)}. "
             f"A {source.name} file needs the columns {', '.join(source.column_names)} "
             f"(required: {', '.join(source.required_columns)}); it has "
-            f"{', '.join(sorted(present)) or 'none'}."
+            f"{', '.join(_short(c) for c in sorted(present)) or 'none'}.{hint}"
+        )
+    found = list(names.values())
+    duplicates = [c for c in source.column_names if found.count(c) > 1]
+    if duplicates:
+        raise LandingFileError(
+            f"{where} has the column(s) {', '.join(duplicates)} more than once; keep one of each."
         )
     extra = sorted(present - set(source.column_names))
+    column_of = {v: k for k, v in names.items() if v in source.column_names}
     frame = frame.select(
-        [pl.col("_row").cast(pl.Int64)]
+        [pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")]
         + [
-            pl.col(c).cast(pl.String) if c in present else pl.lit(None, pl.String).alias(c)
+            pl.col(column_of[c]).cast(pl.String).alias(c) if c in column_of else pl.lit(None, pl.String).alias(c)
             for c in source.column_names
         ]
     )
     return frame, extra
+
+
+def _ragged_row(text: str) -> str | None:
+    """Which data row has more fields than the header (for the error message), if any."""
+    try:
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, [])
+        for n, fields in enumerate(reader, start=1):
+            if len(fields) > len(header):
+                return f"data row {n} has {len(fields)} fields but the header has {len(header)}"
+    except csv.Error:
+        return None
+    return None
+
+
+def _short(name: str, width: int = 60) -> str:
+    return name if len(name) <= width else name[: width - 3] + "..."

@@ -56,6 +56,11 @@ def _clean_text(col: str) -> pl.Expr:
     return pl.when(s == "").then(None).otherwise(s)
 
 
+def _shown(e: pl.Expr, width: int = 60) -> pl.Expr:
+    """A value quoted in a reason, cut short (the whole value is in the quarantine row)."""
+    return pl.when(e.str.len_chars() > width).then(e.str.slice(0, width - 3) + "...").otherwise(e)
+
+
 def _parse_timestamp(e: pl.Expr) -> pl.Expr:
     """ISO 8601 with or without an offset (none = UTC), with T or space, optional seconds."""
     n = e.str.replace(r"[Zz]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
@@ -93,7 +98,7 @@ def _typed(column: Column, parsed: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
                 pl.format(
                     "unknown {} '{}' (expected {})",
                     pl.lit(column.name),
-                    c,
+                    _shown(c),
                     pl.lit(_humane_list(column.codes)),
                 )
             )
@@ -322,7 +327,7 @@ def stage_source(
                             pl.format(
                                 "unknown {} '{}' (not in the valid {} rows)",
                                 pl.lit(ref_col.replace("_id", "").replace("_", " ")),
-                                pl.col(_v(column.name)),
+                                _shown(pl.col(_v(column.name))),
                                 pl.lit(ref_source),
                             )
                         ),
@@ -382,11 +387,13 @@ def stage_source(
 
     value_cols = {name: pl.col(name) for name in names}
     rejects = (
-        problems.join(text, on="_i")
+        # Renamed first: a source may have columns called "column" or "reason".
+        problems.rename({"column": "_column", "reason": "_reason"})
+        .join(text, on="_i")
         .with_columns(
             pl.coalesce(
                 [
-                    pl.when(pl.col("column") == name).then(expr.cast(pl.String))
+                    pl.when(pl.col("_column") == name).then(expr.cast(pl.String))
                     for name, expr in value_cols.items()
                 ]
             ).alias("value"),
@@ -397,9 +404,9 @@ def stage_source(
             pl.lit("staging").alias("stage"),
             pl.col("_file").alias("file"),
             pl.col("_row").alias("row"),
-            pl.col("column"),
+            pl.col("_column").alias("column"),
             pl.col("value").str.slice(0, 500),
-            pl.col("reason"),
+            pl.col("_reason").alias("reason"),
             pl.col("record_key").str.slice(0, 200),
             pl.col("_loaded_at").alias("loaded_at"),
         )

@@ -214,12 +214,19 @@ def top_reasons(warehouse: Warehouse, source_name: str, stage_name: str) -> pl.D
     return warehouse.query("ops/quarantine_top_reasons", [source_name, stage_name])
 
 
-def read_staging(warehouse: Warehouse, source_name: str) -> pl.DataFrame:
-    """A staging table as a frame; an empty frame of the right schema before the first load."""
+def read_staging(warehouse: Warehouse, source_name: str, drop: tuple[str, ...] = ()) -> pl.DataFrame:
+    """A staging table as a frame; an empty frame of the right schema before the first load.
+
+    ``drop`` leaves out columns the caller does not use (free text is most of the bytes)."""
     from pipeline.schemas import staging_schema
 
-    schema = staging_schema(source_by_name(source_name))
-    frame = warehouse.table(f"staging.{source_name}")
+    full = staging_schema(source_by_name(source_name))
+    schema = pl.Schema({k: v for k, v in full.items() if k not in drop})
+    with warehouse.connect() as con:
+        if not Warehouse.has_table(con, "staging", source_name):
+            return pl.DataFrame(schema=schema)
+        cols = ", ".join(quote_ident(c) for c in schema.names())
+        frame = fetch(con, f"SELECT {cols} FROM staging.{quote_ident(source_name)}")
     if frame.is_empty():
         return pl.DataFrame(schema=schema)
-    return frame.select(list(schema.names())).cast(schema)
+    return frame.cast(schema)

@@ -19,6 +19,11 @@ DAGSTER_YAML = """\
 # Local Dagster instance used by `pipeline run` and `make ui` (see README: Operating it).
 telemetry:
   enabled: false
+# One run at a time: runs launched from the UI, the schedule or the sensor queue behind
+# the one in progress (the warehouse is one DuckDB file with a single writer).
+concurrency:
+  runs:
+    max_concurrent_runs: 1
 """
 
 

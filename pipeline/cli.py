@@ -105,7 +105,16 @@ def _failure_messages(result) -> list[str]:
 
 
 def run_month(month: date, select: str | None = None, quiet: bool = False, run_id: str | None = None) -> int:
-    """Materialize the month's assets through Dagster, recorded in the local instance."""
+    """Materialize the month's assets through Dagster, recorded in the local instance;
+    fails at once if another run holds the warehouse (its run lock)."""
+    from pipeline.resources.warehouse import run_lock
+    from pipeline.settings import load_settings
+
+    with run_lock(load_settings().warehouse_path):
+        return _run_month(month, select, quiet, run_id)
+
+
+def _run_month(month: date, select: str | None = None, quiet: bool = False, run_id: str | None = None) -> int:
     from dagster import AssetSelection, DagsterInstance
     from dagster._core.utils import make_new_run_id
 

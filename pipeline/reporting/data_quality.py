@@ -35,7 +35,7 @@ def top_reasons(quarantine: pl.DataFrame, limit: int = 5) -> pl.DataFrame:
     return (
         quarantine.group_by("source", "column", "reason")
         .len("rows")
-        .sort(["source", "rows", "column"], descending=[False, True, False])
+        .sort(["source", "rows", "column", "reason"], descending=[False, True, False, False])
         .group_by("source", maintain_order=True)
         .head(limit)
     )

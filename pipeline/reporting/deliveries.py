@@ -7,7 +7,10 @@ approved sends no client report; otherwise every deliverable report of the manif
 goes to each of its recipients that has not had this very report yet. Each delivery is
 claimed in ``ops.deliveries`` before the message leaves and finished after, so a re-run
 never sends twice, a failed send is retried on the next run and a bad address is
-recorded with its reason.
+recorded with its reason. A claim is taken only for a new or failed delivery, so two
+runs delivering at once never both send. A delivery left ``sending`` by a run that
+died is settled from the outbox (its file is there: sent; not there: send it); over
+SMTP it stays ``sending`` (counted as uncertain) for the operator, never sent twice.
 
 - Client reports (kind ``client``) go to their account's ``report_recipients``.
 - The leadership pack (kind ``leadership``, account ``''``) goes to
@@ -321,10 +324,25 @@ def _deliver(
             summary.already_sent += 1
             summary.recipients.add(plan.recipient)
             continue
+        resume = False
         if plan.action == "uncertain":
-            summary.uncertain += 1
-            summary.errors.append(f"{who} → {plan.recipient}: {plan.reason}")
-            continue
+            # A run stopped between claim and finish. The outbox can tell whether the
+            # message left (its file exists); SMTP cannot, so it is never sent twice.
+            found = getattr(mailer, "find_sent", None)
+            try:
+                message_id = found(plan.recipient, plan.key, folder) if found else None
+            except (OSError, ValueError):  # cannot tell: treat as SMTP does
+                found = message_id = None
+            if message_id is not None:
+                finish_delivery(warehouse, plan.key, "sent", message_id or None, None, now or utcnow())
+                summary.already_sent += 1
+                summary.recipients.add(plan.recipient)
+                continue
+            if found is None:
+                summary.uncertain += 1
+                summary.errors.append(f"{who} → {plan.recipient}: {plan.reason}")
+                continue
+            resume = True
         if plan.action == "reject":
             reject_delivery(warehouse, {**record, "error": plan.reason})
             summary.rejected += 1
@@ -334,7 +352,7 @@ def _deliver(
             pdf = _read_report(root, report)
         summary.recipients.add(plan.recipient)
         message = pdf if isinstance(pdf, Exception) else compose(plan.recipient, pdf, now or utcnow())
-        _send(warehouse, mailer, plan, record, message, folder, summary, now)
+        _send(warehouse, mailer, plan, record, message, folder, summary, now, resume)
 
 
 def _record(plan: Planned, report: dict, kind: str, channel: str, now: datetime, requested_by: str | None) -> dict:
@@ -412,10 +430,13 @@ def _send(
     folder: str,
     summary: DeliverySummary,
     now: datetime | None,
+    resume: bool = False,
 ) -> None:
     """Claim, send and finish one delivery (``message`` is why it cannot be built, if so)."""
     who = f"{plan.account_id or record['kind']} → {plan.recipient}"
-    claim_delivery(warehouse, record)
+    if not claim_delivery(warehouse, record, resume):
+        summary.already_sent += 1  # another run claimed or sent it since this plan was read
+        return
     if isinstance(message, Exception):
         error = f"cannot attach the report: {message}"
         finish_delivery(warehouse, plan.key, "failed", None, error, now or utcnow())

@@ -157,10 +157,14 @@ def delivery_log(warehouse: Warehouse, period: date | str, kind: str = "client")
     return _query(warehouse, "reports/deliveries_for_period", {"period": period_text(period), "kind": kind})
 
 
-def claim_delivery(warehouse: Warehouse, record: dict[str, Any]) -> None:
-    """Write ``sending`` for this delivery (attempts + 1) before the message leaves."""
+def claim_delivery(warehouse: Warehouse, record: dict[str, Any], resume: bool = False) -> bool:
+    """Write ``sending`` for this delivery (attempts + 1) before the message leaves.
+
+    False when it is not this run's to send: another run claimed or finished it since
+    the plan was read (a new or failed delivery is claimed; a ``sending`` one only with
+    ``resume``, when the channel showed that message never left)."""
     with warehouse.connect() as con:
-        con.execute(load_sql("reports/delivery_claim"), record)
+        return bool(con.execute(load_sql("reports/delivery_claim"), {**record, "resume": resume}).fetchall())
 
 
 def finish_delivery(

@@ -17,6 +17,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -232,6 +233,15 @@ class OutboxMailer:
             return SendOutcome(True)
         except (OSError, ValueError) as exc:
             return SendOutcome(False, f"writing to the outbox failed: {type(exc).__name__}: {exc}")
+
+    def find_sent(self, recipient: str, key: str, folder: str) -> str | None:
+        """The Message-ID ('' if none) of this delivery's message if it is in the outbox
+        (files are written whole or not at all), else None."""
+        try:
+            with open(self.path_for(recipient, key, folder), "rb") as f:
+                return str(BytesHeaderParser().parse(f).get("Message-ID") or "")
+        except FileNotFoundError:
+            return None
 
     def close(self) -> None:
         return None

@@ -7,10 +7,11 @@ rerun or a crash never leaves a half-written month.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,40 @@ def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[duckdb
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def run_lock(path: Path | str) -> Iterator[None]:
+    """Hold the warehouse's run lock (``<warehouse>.run.lock``) for a whole run.
+
+    DuckDB locks the file only while a connection is open, and a run opens and closes
+    it many times, so two runs would interleave and both fail halfway. A second run
+    fails here at once instead, with a message (the kernel releases the lock when the
+    holder exits, even if it is killed).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no run lock
+        yield
+        return
+    lock_path = Path(f"{path}.run.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = " ".join(f.read().split())[:200]
+            raise WarehouseError(
+                f"Another pipeline run is using the warehouse {path}"
+                + (f" ({holder})" if holder else "")
+                + "; runs of one warehouse never overlap. Wait for it to finish and run again."
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+        f.flush()
+        yield
 
 
 class Warehouse:

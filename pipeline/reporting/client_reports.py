@@ -19,7 +19,7 @@ from pipeline.reporting.context import ReportContextError, build_client_context,
 from pipeline.reporting.data import load_report_inputs
 from pipeline.reporting.hashing import input_hash, render_fingerprint
 from pipeline.reporting.naming import client_report_paths
-from pipeline.reporting.render import RenderJob, RenderResult, sha256_file
+from pipeline.reporting.render import RenderJob, RenderResult, remove_stale_parts, sha256_file
 from pipeline.reporting.store import OK_STATUSES, read_manifest, replace_manifest, utcnow
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
@@ -94,6 +94,7 @@ def produce_client_reports(
     period_key = month.strftime("%Y-%m")
     root = Path(settings.reports_dir)
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(root / period_key)
     summary = ClientReportsSummary(period=period_key)
     stamp = now or utcnow()
 

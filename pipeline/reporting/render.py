@@ -124,6 +124,19 @@ def atomic_write(files: list[tuple[Path, bytes]]) -> None:
         raise
 
 
+def remove_stale_parts(folder: Path) -> int:
+    """Delete temporary ``.*.part`` files a killed run left under ``folder``.
+
+    Called before a run renders, when no other run can be writing there (runs of one
+    warehouse never overlap), so every such file is a leftover. Returns how many."""
+    removed = 0
+    if folder.is_dir():
+        for path in folder.rglob(".*.part"):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def make_environment(templates_dir: Path):
     """The Jinja2 environment: autoescape on, undefined names are errors, our filters."""
     import jinja2

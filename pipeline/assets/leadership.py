@@ -49,10 +49,18 @@ def _covers(tags: dict[str, str], partition_key: str) -> bool:
     return bool(start and end and start <= partition_key <= end)
 
 
+# Metadata that depends on when a check ran rather than on the data (a file's age): left
+# out of the pack, or every rerun would change the pack and send it again.
+VOLATILE_METADATA = frozenset({"newest_file_age_days"})
+
+
 def _detail(metadata: dict[str, Any]) -> str:
-    """The measured values of a check's metadata in one line (tables and markdown left out)."""
+    """The measured values of a check's metadata in one line (tables, markdown and
+    values that only say when the check ran left out)."""
     parts = []
     for name, value in metadata.items():
+        if name in VOLATILE_METADATA:
+            continue
         if isinstance(value, FloatMetadataValue) and value.value is not None:
             parts.append(f"{name.replace('_', ' ')} {value.value:g}")
         elif isinstance(value, (IntMetadataValue, BoolMetadataValue)):

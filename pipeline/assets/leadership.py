@@ -87,9 +87,12 @@ def _asset_graph(context: AssetExecutionContext):
 
 
 def latest_check_results(context: AssetExecutionContext, partition_key: str) -> tuple[list[dict[str, Any]] | None, str | None]:
-    """The latest evaluation of every asset check of the code location for this month.
+    """The latest evaluation, for this month, of every asset check on the data the pack is
+    built from (the pack's upstream assets: ingest, staging and the marts).
 
-    A check on a partitioned asset counts when its evaluation is for this partition (its
+    Checks on assets downstream or beside the pack (client reports, deliveries) are left
+    out: in a monthly close they may run after the pack, so the pack would read last
+    run's results the second time and change (and be sent again) for no new data. A check on a partitioned asset counts when its evaluation is for this partition (its
     own partition, or the run's partition tags); a check on an unpartitioned asset
     (staging) counts whatever run evaluated it last. Returns (rows, None), or
     (None, why) when the instance cannot be read.
@@ -102,7 +105,9 @@ def latest_check_results(context: AssetExecutionContext, partition_key: str) -> 
         storage = instance.event_log_storage
         run_tags: dict[str, dict[str, str]] = {}
         rows = []
-        for key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        upstream = graph.get_ancestor_asset_keys(LEADERSHIP_PACK_KEY)
+        keys = [k for k in graph.asset_check_keys if k.asset_key in upstream]
+        for key in sorted(keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
             partitioned = graph.get(key.asset_key).partitions_def is not None
             row = {
                 "asset": key.asset_key.to_user_string(), "check": key.name, "status": "not run",

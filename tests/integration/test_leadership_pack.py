@@ -208,6 +208,19 @@ def test_asset_renders_records_reads_checks_and_skips_an_unchanged_rerun(tmp_pat
         yield MaterializeResult()
         yield AssetCheckResult(check_name="mrr_bridge", passed=False, metadata={"rows_off": 2, "threshold": 0.0})
 
+    # Beside the pack, not upstream of it (like client_reports): its check may run after the
+    # pack in a close, so the pack must not show it or the next run's pack would differ.
+    @asset(
+        key=AssetKey("client_reports"),
+        deps=[AssetKey(["marts", "portfolio_monthly"])],
+        partitions_def=parts,
+        backfill_policy=BackfillPolicy.single_run(),
+        check_specs=[AssetCheckSpec("every_due_client_has_a_report", asset=AssetKey("client_reports"))],
+    )
+    def reports_stub():
+        yield MaterializeResult()
+        yield AssetCheckResult(check_name="every_due_client_has_a_report", passed=False)
+
     class InProcessRenderer(RendererResource):
         def get(self, render_workers_setting: int = 0):  # noqa: ARG002
             return _InProcess(doc_renderer)
@@ -219,7 +232,8 @@ def test_asset_renders_records_reads_checks_and_skips_an_unchanged_rerun(tmp_pat
     }
     instance = DagsterInstance.ephemeral()
     (pack,) = build_leadership_assets(parts)
-    first = materialize([portfolio_stub, pack], partition_key="2026-10-01", resources=resources, instance=instance)
+    first = materialize([portfolio_stub, pack, reports_stub], partition_key="2026-10-01", resources=resources,
+                        instance=instance)
     assert first.success
     meta = first.asset_materializations_for_node("leadership_pack")[0].metadata
     assert meta["status"].value == "rendered" and meta["pages"].value >= 4
@@ -230,13 +244,14 @@ def test_asset_renders_records_reads_checks_and_skips_an_unchanged_rerun(tmp_pat
     html = pdf.with_suffix(".html").read_text(encoding="utf-8")
     assert "marts/portfolio_monthly" in html and "Failed" in html and "rows off 2" in html
     assert "1 of 1 data checks failed" in html
+    assert "every_due_client_has_a_report" not in html
 
     manifest = read_manifest(wh, "2026-10", "leadership")
     assert manifest.height == 1 and manifest["status"][0] == "rendered" and manifest["account_id"][0] == ""
     sha = manifest["pdf_sha256"][0]
 
     # Same marts, same check results: nothing to render, the PDF (and its sha256) stays.
-    second = materialize([portfolio_stub, pack], partition_key="2026-10-01", resources=resources,
+    second = materialize([portfolio_stub, pack, reports_stub], partition_key="2026-10-01", resources=resources,
                          instance=instance)
     assert second.success
     meta2 = second.asset_materializations_for_node("leadership_pack")[0].metadata

@@ -56,6 +56,28 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+# Dagster mirrors a run's stdout and stderr through `tail -F` subprocesses (its compute
+# logs). A CLI run prints its own progress from the event log, and those subprocesses
+# inherit the terminal or pipe: when one outlives the run, `pipeline run | tee log` (or a
+# test capturing the output) waits for it forever. CLI runs keep no compute logs; every
+# message of the pipeline is in the run's event log, shown in the UI.
+NO_COMPUTE_LOGS = {
+    "compute_logs": {
+        "module": "dagster._core.storage.noop_compute_log_manager",
+        "class": "NoOpComputeLogManager",
+        "config": {},
+    }
+}
+
+
+def cli_instance(home: Path):
+    """The Dagster instance of $DAGSTER_HOME (its dagster.yaml), without compute logs."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=NO_COMPUTE_LOGS))
+
+
 # ---------------------------------------------------------------- sample
 
 
@@ -115,7 +137,7 @@ def run_month(month: date, select: str | None = None, quiet: bool = False, run_i
 
 
 def _run_month(month: date, select: str | None = None, quiet: bool = False, run_id: str | None = None) -> int:
-    from dagster import AssetSelection, DagsterInstance
+    from dagster import AssetSelection
     from dagster._core.utils import make_new_run_id
 
     from pipeline.progress import QUIET_RUN_CONFIG, run_with_progress
@@ -154,7 +176,7 @@ def _run_month(month: date, select: str | None = None, quiet: bool = False, run_
         print(f"Running {MONTHLY_CLOSE} for {month:%Y-%m} (data: {settings.data_dir}, Dagster home: {home})")
     started = time.perf_counter()
     run_id = run_id or make_new_run_id()
-    with DagsterInstance.get() as instance:
+    with cli_instance(home) as instance:
         result = run_with_progress(
             instance,
             run_id,

@@ -270,9 +270,6 @@ class RunTiming:
         """Wall time outside every step: run start-up, planning, event-log writes between steps."""
         return max(0.0, self.seconds - self.in_steps)
 
-    def stage(self, name: str) -> Stage:
-        return next(st for st in self.stages if st.name == name)
-
 
 def step_seconds(instance, run_id: str) -> dict[str, float]:
     """Each step's time from its STEP_START to its STEP_SUCCESS/STEP_FAILURE event."""
@@ -358,11 +355,6 @@ def multiprocess_data_run(month: date) -> float:
     if not ok:
         raise RuntimeError("the multiprocess comparison run failed; see its run in the Dagster UI")
     return seconds
-
-
-def _fmt_rate(st: Stage) -> str:
-    r = st.rate()
-    return "" if r is None else f"{r:,.0f} {st.unit}/s"
 
 
 def format_report(result: dict[str, Any]) -> str:

@@ -166,7 +166,6 @@ def stage(warehouse: Warehouse, source: Source, recompute: bool = False) -> Stag
     """
     asset = f"staging/{source.name}"
     with warehouse.connect() as con:
-        ensure_raw_table(con, source)
         fp = staging_fingerprint(con, source)
         built = fingerprints.read(con, asset)
         if not recompute and built is not None and built.matches(None, fp) and Warehouse.has_table(

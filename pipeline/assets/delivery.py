@@ -40,6 +40,7 @@ from dagster import (
 from pipeline.assets.leadership import LEADERSHIP_PACK_KEY
 from pipeline.assets.reports import CLIENT_REPORTS_KEY, OWNERS, UPSTREAM, partition_months
 from pipeline.metadata import md
+from pipeline.partitions import run_covers_partition
 from pipeline.reporting.deliveries import (
     DeliverySummary, ResendError, deliver_leadership_pack, deliver_reports, report_coverage, resend_report,
 )
@@ -53,18 +54,6 @@ DUE_CLIENTS_CHECK = "every_due_client_has_a_report"
 # Assets whose failed checks hold back a period's deliveries: the marts, and the client
 # reports (a due client without a report).
 GATED_BY = (*UPSTREAM, AssetKey(["marts", "portfolio_monthly"]), CLIENT_REPORTS_KEY)
-
-_PARTITION_TAG = "dagster/partition"
-_RANGE_START_TAG = "dagster/asset_partition_range_start"
-_RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def _covers(tags: dict[str, str], partition_key: str) -> bool:
-    if tags.get(_PARTITION_TAG) == partition_key:
-        return True
-    start, end = tags.get(_RANGE_START_TAG), tags.get(_RANGE_END_TAG)
-    return bool(start and end and start <= partition_key <= end)
-
 
 def failed_checks_reason(
     context: AssetExecutionContext, partition_key: str, asset_keys: Iterable[AssetKey] = GATED_BY
@@ -125,7 +114,7 @@ def _failures_from_check_history(context: AssetExecutionContext, check_keys, par
                 if record.run_id not in run_tags:
                     run = instance.get_run_by_id(record.run_id)
                     run_tags[record.run_id] = dict(run.tags) if run else {}
-                if not _covers(run_tags[record.run_id], partition_key):
+                if not run_covers_partition(run_tags[record.run_id], partition_key):
                     continue
             if _failed(evaluation):
                 failures.append(_label(evaluation))

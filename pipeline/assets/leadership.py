@@ -1,8 +1,9 @@
 """The leadership_pack asset: the monthly account health pack (HTML + PDF) for leadership.
 
 Thin: the work is ``pipeline.reporting.leadership_pack.produce_leadership_pack`` and the
-renderer resource. The asset adds what only Dagster knows: the latest evaluation of
-every asset check for the month, handed to the pack's data-quality appendix.
+renderer resource. The asset adds what only Dagster knows: the latest evaluation, for
+the month, of every asset check on the pack's upstream data, handed to the pack's
+data-quality appendix.
 """
 
 from typing import Any
@@ -22,7 +23,7 @@ from dagster import (
     asset,
 )
 
-from pipeline.partitions import month_of_partition
+from pipeline.partitions import PARTITION_TAG, month_of_partition, run_covers_partition
 from pipeline.reporting.leadership_pack import produce_leadership_pack
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.renderer import RendererResource
@@ -36,18 +37,6 @@ UPSTREAM = (
     AssetKey(["marts", "account_monthly"]),
 )
 HISTORY = 50  # evaluations read per check when looking for this month's
-
-_PARTITION_TAG = "dagster/partition"
-_RANGE_START_TAG = "dagster/asset_partition_range_start"
-_RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def _covers(tags: dict[str, str], partition_key: str) -> bool:
-    if tags.get(_PARTITION_TAG) == partition_key:
-        return True
-    start, end = tags.get(_RANGE_START_TAG), tags.get(_RANGE_END_TAG)
-    return bool(start and end and start <= partition_key <= end)
-
 
 # Metadata that depends on when a check ran rather than on the data (a file's age): left
 # out of the pack, or every rerun would change the pack and send it again.
@@ -124,13 +113,13 @@ def latest_check_results(context: AssetExecutionContext, partition_key: str) -> 
                 if partitioned:
                     if evaluation.partition is not None and evaluation.partition != partition_key:
                         continue
-                    if evaluation.partition is None and not _covers(tags, partition_key):
+                    if evaluation.partition is None and not run_covers_partition(tags, partition_key):
                         continue
                 row.update(
                     status="passed" if evaluation.passed else "failed",
                     severity=evaluation.severity.value if evaluation.severity else "",
                     detail=_detail(dict(evaluation.metadata or {})),
-                    run_month=(tags.get(_PARTITION_TAG) or "")[:7] or None,
+                    run_month=(tags.get(PARTITION_TAG) or "")[:7] or None,
                 )
                 break
             rows.append(row)
@@ -153,8 +142,8 @@ def build_leadership_assets(partitions_def: PartitionsDefinition) -> list[Assets
             "reports/YYYY-MM/leadership/): the portfolio at a glance with trends, the MRR bridge, "
             "health bands and their migration, whether health predicted churn, the accounts that "
             "need attention with their managers, tables by tier, segment and manager, and a "
-            "data-quality appendix with the month's asset checks. Recorded in ops.report_manifest "
-            "(kind leadership)."
+            "data-quality appendix with the month's checks on the data it is built from. "
+            "Recorded in ops.report_manifest (kind leadership)."
         ),
     )
     def leadership_pack(

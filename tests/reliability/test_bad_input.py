@@ -108,19 +108,25 @@ def _one_file_case(tmp: Path, source: Source, case) -> None:
     assert frame.height == case.rows, (frame.height, case.rows)
     assert frame["_row"].to_list() == list(range(1, frame.height + 1))
     assert set(case.extra) <= set(extra), extra
-    raw = as_raw(frame, where)
-    result = stage_source(source, raw, known_keys())
-    counts = check_balance(raw, result.frame, result.rejects, source)
-    assert (counts["staged"], counts["quarantined"], counts["superseded"]) == (
-        result.rows_staged, result.rows_quarantined, result.rows_superseded)
-    check_quarantine_rows(result.rejects)
-    check_staged_values(result.frame, source)
+    result = stage_and_check(as_raw(frame, where), source)
     if case.name in ("BOM and CRLF", "old Mac line endings (CR only)", "mixed line endings",
                      "columns reordered, upper case, spaces", "extra columns", "optional column missing"):
         assert result.rows_quarantined == 0, result.rejects.select("column", "reason").to_dicts()
         assert result.rows_staged == case.rows
     if case.name == "a row with fewer fields":
         assert result.rejects["row"].unique().to_list() == [3]
+
+
+def stage_and_check(raw: pl.DataFrame, source):
+    """Stage raw rows, then check the outcome against the tables' own counts and the contract."""
+    result = stage_source(source, raw, known_keys())
+    counts = check_balance(raw, result.frame, result.rejects, source)
+    assert counts["in"] == result.rows_in
+    assert (counts["staged"], counts["quarantined"], counts["superseded"]) == (
+        result.rows_staged, result.rows_quarantined, result.rows_superseded)
+    check_quarantine_rows(result.rejects)
+    check_staged_values(result.frame, source)
+    return result
 
 
 def test_fixed_broken_files_for_every_source(tmp_path):
@@ -163,13 +169,7 @@ def test_fixed_broken_values_for_every_source(tmp_path):
         where = f"{source.folder}/{f.name}"
         frame, _ = read_landing_file(f, source)
         assert frame.height == sum(len(c.rows) for c, _ in placed)
-        raw = as_raw(frame, where)
-        result = stage_source(source, raw, known_keys())
-        counts = check_balance(raw, result.frame, result.rejects, source)
-        assert (counts["staged"], counts["quarantined"], counts["superseded"]) == (
-            result.rows_staged, result.rows_quarantined, result.rows_superseded)
-        check_quarantine_rows(result.rejects)
-        check_staged_values(result.frame, source)
+        result = stage_and_check(as_raw(frame, where), source)
         for case, offset in placed:
             failures.run(f"{source.name} / {case.name}", _check_row_case, where, case, offset, result)
             _count("fixed values")
@@ -244,13 +244,7 @@ def _stage_generated(tmp: Path, source: Source, files: list[GeneratedFile]) -> N
     if not raws:
         return
     raw = pl.concat(raws)
-    result = stage_source(source, raw, known_keys())
-    counts = check_balance(raw, result.frame, result.rejects, source)
-    assert counts["in"] == result.rows_in
-    assert (counts["staged"], counts["quarantined"], counts["superseded"]) == (
-        result.rows_staged, result.rows_quarantined, result.rows_superseded)
-    check_quarantine_rows(result.rejects)
-    check_staged_values(result.frame, source)
+    result = stage_and_check(raw, source)
     assert result.frame.select(list(source.key)).is_unique().all()
     _count("generated rows", raw.height)
 

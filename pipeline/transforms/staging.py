@@ -61,19 +61,47 @@ def _shown(e: pl.Expr, width: int = 60) -> pl.Expr:
     return pl.when(e.str.len_chars() > width).then(e.str.slice(0, width - 3) + "...").otherwise(e)
 
 
-def _parse_timestamp(e: pl.Expr) -> pl.Expr:
+# The forms a timestamp may take, most common first. No text fits two of them, so the
+# order changes nothing but speed; each form is tried only on the values no earlier
+# form could read, one parse per value instead of five.
+_TIMESTAMP_FORMS = (
+    lambda n: n.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC"),
+    lambda n: n.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
+    lambda n: n.str.to_datetime("%Y-%m-%dT%H:%M%:z", strict=False, time_zone="UTC"),
+    lambda n: n.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.replace_time_zone("UTC"),
+    lambda n: _date_only(n).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+)
+
+
+def _date_only(n: pl.Series) -> pl.Series:
+    """A bare YYYY-MM-DD (midnight UTC); anything else stays unread."""
+    return pl.select(pl.when(pl.lit(n).str.contains(DATE_RE)).then(pl.lit(n).str.to_date("%Y-%m-%d", strict=False))).to_series()
+
+
+def _read_forms(n: pl.Series) -> pl.Series:
+    out = _TIMESTAMP_FORMS[0](n).cast(TIMESTAMP)
+    for form in _TIMESTAMP_FORMS[1:]:
+        todo = (out.is_null() & n.is_not_null()).arg_true()
+        if todo.is_empty():
+            break
+        out = out.scatter(todo, form(n.gather(todo)).cast(TIMESTAMP))
+    return out
+
+
+def _parse_timestamp_series(text: pl.Series) -> pl.Series:
     """ISO 8601 with or without an offset (none = UTC), with T or space, optional seconds."""
-    n = e.str.replace(r"[Zz]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
-    return pl.coalesce(
-        n.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC"),
-        n.str.to_datetime("%Y-%m-%dT%H:%M%:z", strict=False, time_zone="UTC"),
-        n.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
-        n.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.replace_time_zone("UTC"),
-        pl.when(n.str.contains(DATE_RE))
-        .then(n.str.to_date("%Y-%m-%d", strict=False))
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone("UTC"),
-    ).cast(TIMESTAMP)
+    n = text.str.replace(r"[Zz]$", "+00:00")
+    out = _read_forms(n)
+    # A space for the T is rare: only the values no form could read are tried with a T.
+    todo = (out.is_null() & n.is_not_null()).arg_true()
+    if not todo.is_empty():
+        spaced = n.gather(todo).str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+        out = out.scatter(todo, _read_forms(spaced))
+    return out
+
+
+def _parse_timestamp(e: pl.Expr) -> pl.Expr:
+    return e.map_batches(_parse_timestamp_series, return_dtype=TIMESTAMP)
 
 
 def _v(name: str) -> str:

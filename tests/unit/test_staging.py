@@ -6,10 +6,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.contract import source
 from pipeline.schemas import staging_schema
-from pipeline.transforms.staging import stage_source
+from pipeline.transforms.staging import _parse_timestamp_series, stage_source
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -165,3 +167,65 @@ def test_freshness_check_measures_the_age_of_the_newest_file():
     assert fresh.passed and not stale.passed and not none.passed
     assert stale.metadata["newest_file_age_days"].value == 84.0
     assert stale.metadata["threshold_days"].value == 45
+
+
+# ---- timestamps: the one-parse-per-value cascade against every form tried at once
+
+TIMESTAMP_LIKE = st.from_regex(
+    r"\A\d{4}-[01]\d-[0-3]\d([ Tt][0-2]\d:[0-5]\d(:[0-6]\d(\.\d{1,9})?)?)?([Zz]|[+-][01]\d:?[0-5]\d|[+-]\d\d)?\Z"
+)
+
+
+def every_form_at_once(text: pl.Series) -> pl.Series:
+    """The definition the cascade must equal: the first form (in the old order) that reads the value."""
+    from pipeline.transforms.staging import DATE_RE
+
+    n = pl.col("t").str.replace(r"[Zz]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
+    expr = pl.coalesce(
+        n.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC"),
+        n.str.to_datetime("%Y-%m-%dT%H:%M%:z", strict=False, time_zone="UTC"),
+        n.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
+        n.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.replace_time_zone("UTC"),
+        pl.when(n.str.contains(DATE_RE))
+        .then(n.str.to_date("%Y-%m-%d", strict=False))
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC"),
+    ).cast(pl.Datetime("us", "UTC"))
+    return pl.DataFrame({"t": text}).select(expr).to_series()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(TIMESTAMP_LIKE, st.text(max_size=30), st.none()), min_size=1, max_size=40))
+def test_timestamp_cascade_reads_what_every_form_at_once_reads(values):
+    text = pl.Series("t", values, dtype=pl.String)
+    got = _parse_timestamp_series(text)
+    want = every_form_at_once(text)
+    assert got.to_list() == want.to_list()
+
+
+def test_timestamp_forms_by_hand():
+    text = pl.Series(
+        "t",
+        [
+            "2024-03-05T14:30:00.250+01:00",  # offset, seconds, fraction
+            "2024-03-05T14:30+05:30",  # offset, no seconds
+            "2024-03-05 14:30:07",  # space for T, no offset = UTC
+            "2024-03-05t14:30z",  # lower-case t is not a separator
+            "2024-03-05 14:30Z",  # space and Z, no seconds
+            "2024-03-05",  # a bare date is midnight UTC
+            "2024-02-30T00:00:00Z",  # no such day
+            "",
+            None,
+        ],
+    )
+    assert _parse_timestamp_series(text).to_list() == [
+        datetime(2024, 3, 5, 13, 30, 0, 250000, tzinfo=UTC),
+        datetime(2024, 3, 5, 9, 0, tzinfo=UTC),
+        datetime(2024, 3, 5, 14, 30, 7, tzinfo=UTC),
+        None,
+        datetime(2024, 3, 5, 14, 30, tzinfo=UTC),
+        datetime(2024, 3, 5, 0, 0, tzinfo=UTC),
+        None,
+        None,
+        None,
+    ]

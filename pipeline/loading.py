@@ -16,7 +16,7 @@ import polars as pl
 from pipeline import fingerprints
 from pipeline.contract import Source, source as source_by_name
 from pipeline.landing import LandingFile, LandingFileError, discover, read_landing_file
-from pipeline.resources.warehouse import Warehouse, fetch
+from pipeline.resources.warehouse import Warehouse, arrow, fetch
 from pipeline.schemas import QUARANTINE
 from pipeline.sql import load_sql, quote_ident
 from pipeline.transforms.staging import StagedResult, stage_source
@@ -113,7 +113,7 @@ def _insert_raw(
     cols = ", ".join(quote_ident(c) for c in [*source.column_names, "_file", "_row", "_file_hash", "_loaded_at"])
     con.execute("BEGIN TRANSACTION")
     try:
-        con.register("_frame", data.to_arrow())
+        con.register("_frame", arrow(data))
         con.execute(f"INSERT INTO raw.{quote_ident(source.name)} ({cols}) SELECT {cols} FROM _frame")
         con.unregister("_frame")
         con.execute(
@@ -198,7 +198,7 @@ def stage(warehouse: Warehouse, source: Source, recompute: bool = False) -> Stag
         try:
             Warehouse.replace_table(con, f"staging.{source.name}", result.frame)
             con.execute(load_sql("ops/clear_quarantine"), [source.name, "staging"])
-            con.register("_q", result.rejects.to_arrow())
+            con.register("_q", arrow(result.rejects))
             con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
             con.unregister("_q")
             fingerprints.record(con, asset, None, fp, counts)

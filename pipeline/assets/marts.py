@@ -30,7 +30,7 @@ from pipeline.loading import read_staging
 from pipeline.metadata import md, md_record
 from pipeline.partitions import month_of_partition
 from pipeline.resources.config import SettingsResource
-from pipeline.resources.warehouse import Warehouse, WarehouseResource
+from pipeline.resources.warehouse import Warehouse, WarehouseResource, arrow
 from pipeline.schemas import ACCOUNT_MONTHLY, PORTFOLIO_MONTHLY, QUARANTINE
 from pipeline.sql import load_sql
 from pipeline.transforms.account_monthly import build_account_monthly
@@ -128,7 +128,7 @@ def write_months_and_quarantine(
         try:
             Warehouse.replace_rows(con, table, frame, "month <= ?", [month])
             con.execute("DELETE FROM ops.quarantine WHERE stage = 'marts'")
-            con.register("_q", rejects.cast(QUARANTINE).to_arrow())
+            con.register("_q", arrow(rejects.cast(QUARANTINE)))
             con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
             con.unregister("_q")
             if inputs is not None:

@@ -12,6 +12,11 @@ step events, and measures, in the same process:
   and charts) into a PDF in a warm process, median of 5 after a warm-up, times the number
   of reports rendered, divided by the render workers used.
 
+and two lower bounds for the data stages, which no implementation of them can beat here:
+
+* the engine bound: DuckDB alone doing less than ingest and staging must (``engine_bound``);
+* the Dagster floor: the same asset graph run with empty bodies (``dagster_floor``).
+
 Then it runs the same month again with no input change (the rerun), and, unless told
 not to, ingest..health once more in a fresh folder with Dagster's multiprocess executor
 to compare executors. Everything printed also goes to a JSON file.
@@ -183,6 +188,71 @@ def ingest_floor(landing: Path) -> dict[str, Any]:
         con.close()
     return {"seconds": seconds, "files": len(files), "rows": rows,
             "bytes": sum(f.stat().st_size for f in files)}
+
+
+# What each contract kind becomes in the engine bound's staging tables.
+DUCKDB_TYPES = {
+    "text": "VARCHAR", "code": "VARCHAR", "currency": "VARCHAR", "email": "VARCHAR", "email_list": "VARCHAR",
+    "date": "DATE", "timestamp": "TIMESTAMPTZ", "money": "DECIMAL(18,4)", "number": "DECIMAL(18,6)",
+    "integer": "BIGINT", "boolean": "BOOLEAN",
+}
+
+
+def engine_bound(landing: Path, folder: Path) -> dict[str, Any]:
+    """The least ingest and staging could cost in DuckDB alone, on this machine and data.
+
+    It does less than the pipeline must, so no implementation of ingest..health can beat
+    it: each source's files persisted in one ``read_csv`` statement with their file name
+    (no row numbers, no header checks, no content hashes, one transaction for all), then
+    each column cast to its staging type with ``TRY_CAST`` and the latest version of each
+    key kept (no reasons, no quarantine, no reference checks). No marts, no health, no
+    Dagster. The targets are judged against this as well as against the ingest floor.
+    """
+    import duckdb
+
+    from pipeline.contract import SOURCES
+    from pipeline.landing import discover
+    from pipeline.sql import quote_ident
+
+    files = {s.name: [str(f.path) for f in discover(landing, s)] for s in SOURCES}
+    path = folder / "engine_bound.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA raw; CREATE SCHEMA staging")
+        started = time.perf_counter()
+        for s in SOURCES:
+            if files[s.name]:
+                con.execute(
+                    f"CREATE TABLE raw.{quote_ident(s.name)} AS SELECT *, now() AS _loaded_at "
+                    "FROM read_csv(?, all_varchar = true, union_by_name = true, filename = '_file')",
+                    [files[s.name]],
+                )
+        con.execute("CHECKPOINT")
+        ingested = time.perf_counter()
+        for s in SOURCES:
+            if not files[s.name]:
+                continue
+            present = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
+                [s.name],
+            ).fetchall()}
+            typed = ", ".join(
+                f"TRY_CAST(trim({quote_ident(c.name)}) AS {DUCKDB_TYPES[c.kind.value]}) AS {quote_ident(c.name)}"
+                for c in s.columns if c.name in present
+            )
+            key = ", ".join(quote_ident(k) for k in s.key)
+            con.execute(
+                f"CREATE TABLE staging.{quote_ident(s.name)} AS SELECT {typed}, _file, _loaded_at "
+                f"FROM raw.{quote_ident(s.name)} "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _file DESC) = 1"
+            )
+        con.execute("CHECKPOINT")
+        staged = time.perf_counter()
+    finally:
+        con.close()
+        for p in folder.glob("engine_bound.duckdb*"):
+            p.unlink()
+    return {"seconds": staged - started, "ingest_seconds": ingested - started, "staging_seconds": staged - ingested}
 
 
 def render_floor(settings, month: date, n_reports: int, workers: int, repeats: int = 5) -> dict[str, Any]:
@@ -357,6 +427,55 @@ def multiprocess_data_run(month: date) -> float:
     return seconds
 
 
+def dagster_floor(month: date) -> dict[str, Any]:
+    """Wall seconds of Dagster alone running ingest..health: the same assets, dependencies,
+    partitions and checks, with bodies that do nothing (every check passes), in-process, on
+    a fresh instance configured like ``pipeline run``'s.
+
+    Whatever the assets do, a run of this graph costs at least this much."""
+    import dagster as dg
+
+    from pipeline.cli import cli_instance
+    from pipeline.definitions import build_definitions
+    from pipeline.progress import QUIET_RUN_CONFIG
+    from pipeline.settings import load_settings
+
+    defs = build_definitions(load_settings())
+    keys = dg.AssetSelection.from_string(DATA_SELECT).resolve(defs.resolve_asset_graph())
+
+    def empty_body(specs: list, checks: list):
+        def body(context):
+            for spec in specs:
+                yield dg.MaterializeResult(
+                    asset_key=spec.key,
+                    check_results=[
+                        dg.AssetCheckResult(asset_key=c.asset_key, check_name=c.name, passed=True)
+                        for c in checks if c.asset_key == spec.key
+                    ],
+                )
+        return body
+
+    stubs = []
+    for n, a in enumerate(defs.assets):
+        if isinstance(a, dg.AssetsDefinition) and a.keys and set(a.keys) <= keys:
+            specs, checks = list(a.specs), list(a.check_specs)
+            stubs.append(dg.multi_asset(specs=specs, check_specs=checks, name=f"empty_{n}",
+                                        partitions_def=a.partitions_def)(empty_body(specs, checks)))
+    job = dg.Definitions(
+        assets=stubs, jobs=[dg.define_asset_job("dagster_floor", selection=dg.AssetSelection.all())],
+        executor=dg.in_process_executor,
+    ).resolve_job_def("dagster_floor")
+    with tempfile.TemporaryDirectory(prefix="pipeline-dagster-floor-") as home, cli_instance(Path(home)) as instance:
+        t0 = time.perf_counter()
+        result = job.execute_in_process(instance=instance, partition_key=month.strftime("%Y-%m-%d"),
+                                        run_config=QUIET_RUN_CONFIG, raise_on_error=False)
+        seconds = time.perf_counter() - t0
+    if not result.success:
+        raise RuntimeError("the empty-bodied run of ingest..health failed")
+    return {"seconds": seconds, "assets": sum(len(list(a.specs)) for a in stubs),
+            "checks": sum(len(list(a.check_specs)) for a in stubs)}
+
+
 def format_report(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
@@ -400,6 +519,23 @@ def format_report(result: dict[str, Any]) -> str:
         f"{'  of which in steps':<20} {d['in_steps']:8.2f} {'':>10} {'':>18} {d['in_steps_ratio_to_floor']:8.1f}"
     )
     lines.append(f"{'total':<20} {result['total_seconds']:8.2f}")
+    eb = result.get("engine_bound")
+    if eb:
+        lines += [
+            "",
+            f"Engine bound, ingest+staging in DuckDB alone (less work than the pipeline does): {eb['seconds']:.2f} s "
+            f"= {eb['ratio_to_floor']:.1f} x floor (raw {eb['ingest_seconds']:.2f} s, typed and deduplicated "
+            f"{eb['staging_seconds']:.2f} s)",
+        ]
+    df = result.get("dagster_floor")
+    if df:
+        lb = result["lower_bound"]
+        lines += [
+            f"Dagster alone, ingest..health with empty bodies ({df['assets']} assets, {df['checks']} checks): "
+            f"{df['seconds']:.2f} s = {df['ratio_to_floor']:.1f} x floor",
+            f"Least ingest..health could take here (the two together): {lb['seconds']:.2f} s "
+            f"= {lb['ratio_to_floor']:.1f} x floor",
+        ]
     ex = result.get("executors") or {}
     if "multiprocess_data_seconds" in ex:
         lines += [
@@ -415,6 +551,8 @@ def format_report(result: dict[str, Any]) -> str:
         f"({rr['ratio_to_first']:.2f} x the first run)"
         + ("" if rr.get("reports_rendered") is None else f"; client reports re-rendered: {rr['reports_rendered']}"),
         "  " + ", ".join(f"{s['name']} {s['seconds']:.2f}" for s in rr["stages"]),
+        f"  ingest..health with nothing to recompute (Dagster's run costs and the checks): "
+        f"{rr['data_seconds']:.2f} s = {rr['data_ratio_to_floor']:.1f} x floor",
         "",
         f"Peak RSS: this process {result['peak_rss']['self_bytes'] / 2**20:,.0f} MiB (after the first run "
         f"{result['peak_rss_first_run']['self_bytes'] / 2**20:,.0f} MiB); largest render worker (VmHWM) "
@@ -483,6 +621,8 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
 
         print("  measuring the floors", flush=True)
         floors: dict[str, Any] = {"ingest": ingest_floor(settings.landing_dir)}
+        bound = engine_bound(settings.landing_dir, root)
+        dagster_alone = dagster_floor(month)
         if reports:
             floors["render"] = render_floor(settings, month, n_reports, worker_count(settings.render_workers))
 
@@ -529,6 +669,12 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
                               "ratio_to_floor": ratio("ingest", data.seconds),
                               "in_steps_ratio_to_floor": ratio("ingest", data.in_steps)},
             "total_seconds": total,
+            "engine_bound": {**bound, "ratio_to_floor": ratio("ingest", bound["seconds"])},
+            "dagster_floor": {**dagster_alone, "ratio_to_floor": ratio("ingest", dagster_alone["seconds"])},
+            "lower_bound": {
+                "seconds": bound["seconds"] + dagster_alone["seconds"],
+                "ratio_to_floor": ratio("ingest", bound["seconds"] + dagster_alone["seconds"]),
+            },
             "warehouse_counts": counts,
             "floors": floors,
             "executors": executors,
@@ -537,6 +683,8 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
                 "ratio_to_first": rerun_total / total if total else None,
                 "stages": [{"name": s.name, "seconds": s.seconds} for r in rerun_runs for s in r.stages],
                 "overhead": sum(r.overhead for r in rerun_runs),
+                "data_seconds": rerun_runs[0].seconds,
+                "data_ratio_to_floor": ratio("ingest", rerun_runs[0].seconds),
                 "reports_rendered": rerun_rendered,
             },
             "peak_rss_first_run": rss_first,

@@ -45,3 +45,9 @@ def test_bench_smoke(tmp_path: Path):
     assert result["executors"]["multiprocess_data_seconds"] > 0
     assert result["rerun"]["reports_rendered"] in (0, None)  # nothing changed, nothing re-rendered
     assert "Rerun" in proc.stdout
+    # The two bounds the data-stage target is judged against, from the same run.
+    eb, df = result["engine_bound"], result["dagster_floor"]
+    assert eb["ingest_seconds"] > 0 and eb["staging_seconds"] > 0
+    assert df["assets"] == 27 and df["checks"] > 0 and df["seconds"] > 0
+    assert result["lower_bound"]["seconds"] == pytest.approx(eb["seconds"] + df["seconds"])
+    assert "Least ingest..health could take here" in proc.stdout

@@ -34,6 +34,7 @@ def test_bench_smoke(tmp_path: Path):
         assert s["seconds"] > 0
     assert result["floors"]["ingest"]["seconds"] > 0
     assert result["floors"]["ingest"]["rows"] > 0
+    assert len(result["floors"]["ingest"]["passes"]) == 3 and result["floors"]["ingest"]["seconds"] == min(result["floors"]["ingest"]["passes"])
     assert result["floors"]["render"]["seconds"] > 0
     assert result["floors"]["render"]["seconds_per_report"] > 0
     assert result["rerun"]["seconds"] > 0

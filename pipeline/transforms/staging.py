@@ -78,26 +78,28 @@ def _date_only(n: pl.Series) -> pl.Series:
     return pl.select(pl.when(pl.lit(n).str.contains(DATE_RE)).then(pl.lit(n).str.to_date("%Y-%m-%d", strict=False))).to_series()
 
 
+def _fill_unread(out: pl.Series, n: pl.Series, read) -> pl.Series:
+    """``out`` with ``read`` applied to the texts it has no timestamp for, and only those."""
+    todo = (out.is_null() & n.is_not_null()).arg_true()
+    if todo.is_empty():
+        return out
+    return out.scatter(todo, read(n.gather(todo)).cast(TIMESTAMP))
+
+
 def _read_forms(n: pl.Series) -> pl.Series:
     out = _TIMESTAMP_FORMS[0](n).cast(TIMESTAMP)
     for form in _TIMESTAMP_FORMS[1:]:
-        todo = (out.is_null() & n.is_not_null()).arg_true()
-        if todo.is_empty():
-            break
-        out = out.scatter(todo, form(n.gather(todo)).cast(TIMESTAMP))
+        out = _fill_unread(out, n, form)
     return out
 
 
 def _parse_timestamp_series(text: pl.Series) -> pl.Series:
     """ISO 8601 with or without an offset (none = UTC), with T or space, optional seconds."""
     n = text.str.replace(r"[Zz]$", "+00:00")
-    out = _read_forms(n)
     # A space for the T is rare: only the values no form could read are tried with a T.
-    todo = (out.is_null() & n.is_not_null()).arg_true()
-    if not todo.is_empty():
-        spaced = n.gather(todo).str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
-        out = out.scatter(todo, _read_forms(spaced))
-    return out
+    return _fill_unread(
+        _read_forms(n), n, lambda rest: _read_forms(rest.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T"))
+    )
 
 
 def _parse_timestamp(e: pl.Expr) -> pl.Expr:

@@ -262,10 +262,10 @@ def engine_bound(landing: Path, folder: Path) -> dict[str, Any]:
 
 def render_floor(settings, month: date, n_reports: int, workers: int, repeats: int = 5) -> dict[str, Any]:
     """WeasyPrint alone on one already-built client report, in this (warmed) process."""
-    from pipeline.reporting.client_reports import CHART_BUILDER, TEMPLATE
-    from pipeline.reporting.context import build_client_context, report_plan
-    from pipeline.reporting.data import load_report_inputs
-    from pipeline.reporting.render import DocumentRenderer, RenderJob
+    from pipeline.publish.client_reports import CHART_BUILDER, TEMPLATE
+    from pipeline.reporting.client.context import build_client_context, report_plan
+    from pipeline.store.report_inputs import load_report_inputs
+    from pipeline.resources.renderer.worker import DocumentRenderer, RenderJob
     from pipeline.resources.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
@@ -310,7 +310,7 @@ def worker_peak_rss() -> list[int]:
 
     RUSAGE_CHILDREN alone overstates a spawned worker: Linux keeps the RSS the child had
     as a fork of this (large) process before exec in its ru_maxrss."""
-    from pipeline.resources import renderer
+    from pipeline.resources.renderer import pool as renderer
 
     peaks = []
     for pool in list(renderer._POOLS.values()):
@@ -371,7 +371,7 @@ def timed_run(month: date, select: str | None, names: list[str], label: str) -> 
     from dagster._core.utils import make_new_run_id
 
     from pipeline.cli import run_month
-    from pipeline.resources.renderer import shutdown_pools
+    from pipeline.resources.renderer.pool import shutdown_pools
 
     run_id = make_new_run_id()
     t0 = time.perf_counter()
@@ -585,7 +585,7 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
     os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
     os.environ["PIPELINE_FIRST_MONTH"] = first.strftime("%Y-%m")
     try:
-        from pipeline.resources.renderer import worker_count
+        from pipeline.resources.renderer.pool import worker_count
         from pipeline.sample.generator import write_sample
         from pipeline.settings import load_settings
 

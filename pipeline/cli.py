@@ -270,7 +270,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from pipeline.reporting.store import ApprovalError, approve_period
+    from pipeline.store.records import ApprovalError, approve_period
     from pipeline.resources.warehouse import Warehouse
     from pipeline.settings import load_settings
 
@@ -291,7 +291,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
 def cmd_resend(args: argparse.Namespace) -> int:
     import getpass
 
-    from pipeline.reporting.deliveries import ResendError, resend_report
+    from pipeline.publish.deliveries import ResendError, resend_report
     from pipeline.resources.mailer import MailerError, MailerResource
     from pipeline.resources.warehouse import Warehouse
     from pipeline.settings import load_settings

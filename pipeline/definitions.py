@@ -21,7 +21,7 @@ from pipeline.jobs import INGEST, MONTHLY_CLOSE, build_jobs
 from pipeline.partitions import monthly_partitions
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.mailer import MailerResource
-from pipeline.resources.renderer import RendererResource
+from pipeline.resources.renderer.pool import RendererResource
 from pipeline.resources.warehouse import WarehouseResource
 from pipeline.schedules import build_schedules
 from pipeline.sensors import build_sensors

@@ -3,7 +3,7 @@ leadership pack to leadership), the check that every due client has a report, th
 approval job (an operator approves a period when ``require_approval`` is on) and the
 resend job (an operator re-delivers one client's report).
 
-Thin: the work is ``pipeline.reporting.deliveries`` and the mailer resource. Before
+Thin: the work is ``pipeline.publish.deliveries`` and the mailer resource. Before
 sending, the asset reads the latest evaluations of the marts' and the client reports'
 asset checks for the partition from the Dagster instance: a failed ERROR-severity check
 blocks the period (nothing is sent). If the check results cannot be read, it blocks
@@ -41,10 +41,10 @@ from pipeline.assets.leadership import LEADERSHIP_PACK_KEY
 from pipeline.assets.reports import CLIENT_REPORTS_KEY, OWNERS, UPSTREAM, partition_months
 from pipeline.metadata import md
 from pipeline.partitions import run_covers_partition
-from pipeline.reporting.deliveries import (
+from pipeline.publish.deliveries import (
     DeliverySummary, ResendError, deliver_leadership_pack, deliver_reports, report_coverage, resend_report,
 )
-from pipeline.reporting.store import approve_period, delivery_log, period_text
+from pipeline.store.records import approve_period, delivery_log, period_text
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.mailer import MailerError, MailerResource
 from pipeline.resources.warehouse import WarehouseResource

@@ -16,7 +16,7 @@ from dagster import (
 
 from pipeline.checks import check_freshness
 from pipeline.contract import SOURCES, Source
-from pipeline.loading import load_new_files
+from pipeline.store.loading import load_new_files
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource
 

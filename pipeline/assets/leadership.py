@@ -1,6 +1,6 @@
 """The leadership_pack asset: the monthly account health pack (HTML + PDF) for leadership.
 
-Thin: the work is ``pipeline.reporting.leadership_pack.produce_leadership_pack`` and the
+Thin: the work is ``pipeline.publish.leadership_pack.produce_leadership_pack`` and the
 renderer resource. The asset adds what only Dagster knows: the latest evaluation, for
 the month, of every asset check on the pack's upstream data, handed to the pack's
 data-quality appendix.
@@ -24,9 +24,9 @@ from dagster import (
 )
 
 from pipeline.partitions import PARTITION_TAG, month_of_partition, run_covers_partition
-from pipeline.reporting.leadership_pack import produce_leadership_pack
+from pipeline.publish.leadership_pack import produce_leadership_pack
 from pipeline.resources.config import SettingsResource
-from pipeline.resources.renderer import RendererResource
+from pipeline.resources.renderer.pool import RendererResource
 from pipeline.resources.warehouse import WarehouseResource
 
 LEADERSHIP_PACK_KEY = AssetKey("leadership_pack")

@@ -24,15 +24,15 @@ from dagster import (
     asset,
 )
 
-from pipeline import checks, fingerprints
+from pipeline import checks
+from pipeline.store import fingerprints
 from pipeline.assets.ingest import OWNERS
-from pipeline.loading import read_staging
+from pipeline.store.loading import read_staging
 from pipeline.metadata import md, md_record
 from pipeline.partitions import month_of_partition
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import Warehouse, WarehouseResource, arrow
 from pipeline.schemas import ACCOUNT_MONTHLY, PORTFOLIO_MONTHLY, QUARANTINE
-from pipeline.sql import load_sql
 from pipeline.transforms.account_monthly import build_account_monthly
 from pipeline.transforms.calendar import add_months
 from pipeline.transforms.health import account_health, account_health_schema
@@ -73,7 +73,7 @@ def read_months(wh: Warehouse, table: str, month: date, schema: pl.Schema) -> pl
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a mart for one month is built from (see pipeline.fingerprints)."""
+    """What a mart for one month is built from (see pipeline.store.fingerprints)."""
 
     asset: str
     month: date
@@ -95,7 +95,7 @@ def mart_inputs(wh: Warehouse, asset: str, month: date, settings: dict, reads: l
     """The fingerprint of a mart month: its settings and the state of every table it reads."""
     with wh.connect() as con:
         tokens = {r: fingerprints.token(con, r) for r in reads}
-    return Inputs(asset, month, fingerprints.fingerprint(asset, month, settings, tokens))
+    return Inputs(asset, month, fingerprints.fingerprint(fingerprints.MART_CODE, asset, month, settings, tokens))
 
 
 def write_months(

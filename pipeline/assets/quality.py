@@ -18,9 +18,10 @@ from pipeline.assets.ingest import OWNERS
 from pipeline.assets.marts import ACCOUNT_MONTHLY_KEY, reporting_month
 from pipeline.contract import SOURCES
 from pipeline.metadata import md
-from pipeline.reporting.data_quality import build_context, source_summary
-from pipeline.reporting.leadership_data import table_stats
-from pipeline.reporting.render import TEMPLATES_DIR, atomic_write, make_environment
+from pipeline.reporting.quality import build_context, source_summary
+from pipeline.store.pack_inputs import table_stats
+from pipeline.files import atomic_write
+from pipeline.resources.renderer.worker import TEMPLATES_DIR, make_environment
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import Warehouse, WarehouseResource
 

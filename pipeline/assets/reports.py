@@ -1,6 +1,6 @@
 """The client_reports asset: each client's periodic report (HTML + PDF) for a month.
 
-Thin: the work is ``pipeline.reporting.client_reports.produce_client_reports`` (context
+Thin: the work is ``pipeline.publish.client_reports.produce_client_reports`` (context
 building, change detection, manifest) and the renderer resource (a pool of warm
 WeasyPrint workers).
 """
@@ -20,9 +20,9 @@ from dagster import (
 )
 
 from pipeline.partitions import month_of_partition
-from pipeline.reporting.client_reports import ClientReportsSummary, produce_client_reports
+from pipeline.publish.client_reports import ClientReportsSummary, produce_client_reports
 from pipeline.resources.config import SettingsResource
-from pipeline.resources.renderer import RendererResource
+from pipeline.resources.renderer.pool import RendererResource
 from pipeline.resources.warehouse import WarehouseResource
 
 OWNERS = ["team:account-management"]

@@ -16,7 +16,7 @@ from pipeline.assets.ingest import OWNERS, raw_key
 from pipeline.checks import check_quarantine_rate, check_unique
 from pipeline.resources.config import SettingsResource
 from pipeline.contract import SOURCES, Source, source as source_by_name
-from pipeline.loading import stage, top_reasons
+from pipeline.store.loading import stage, top_reasons
 from pipeline.metadata import md
 from pipeline.resources.warehouse import WarehouseResource
 

@@ -1,4 +1,4 @@
-"""Charts for the client report, drawn by matplotlib's SVG backend into inline SVG.
+"""The house style of every chart (client report and pack), drawn by matplotlib's SVG backend into inline SVG.
 
 WeasyPrint runs no JavaScript, so charts are static SVG. Text stays SVG text (glyphs as
 paths cost WeasyPrint twice the time to draw) in the report's shipped font, "Report
@@ -8,7 +8,9 @@ names and formatted numbers are drawn, never a client-provided string. Element i
 prefixed per chart so several charts can live in one HTML document, and the output is
 deterministic (fixed hash salt, no date) so the same numbers give the same bytes.
 
-Imported by the render workers only (matplotlib costs time to import).
+Imported by the render workers only (matplotlib costs time to import). The client
+report's charts are in ``pipeline.reporting.client.charts``, the pack's in
+``pipeline.reporting.pack.charts``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import io
 import math
 import re
 from datetime import date
-from typing import Any, Sequence
+from typing import Sequence
 
 import matplotlib
 
@@ -25,9 +27,7 @@ matplotlib.use("svg", force=False)
 
 from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from pipeline.reporting.formatting import money_short  # noqa: E402
 from pipeline.reporting.periods import MONTH_NAMES  # noqa: E402
 
 INK = "#2b2f36"
@@ -35,7 +35,7 @@ MUTED = "#9aa3ad"
 GRID = "#e3e7ec"
 FONT_SIZE = 7.5
 
-_RC = {
+RC = {
     "svg.fonttype": "none",
     "svg.hashsalt": "client-report",
     "font.family": "DejaVu Sans",
@@ -51,7 +51,7 @@ _RC = {
 }
 
 
-def _labels(months: Sequence[date], every: int = 1) -> list[str]:
+def month_labels(months: Sequence[date], every: int = 1) -> list[str]:
     """``Apr`` ... with the year under January and under the first month; with every=3
     only every third month (counted back from the last) is labelled."""
     out = []
@@ -66,11 +66,11 @@ def _labels(months: Sequence[date], every: int = 1) -> list[str]:
     return out
 
 
-def _nums(values: Sequence[float | None]) -> list[float]:
+def nums(values: Sequence[float | None]) -> list[float]:
     return [math.nan if v is None else float(v) for v in values]
 
 
-def _style(ax) -> None:
+def style_axes(ax) -> None:
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     ax.grid(axis="y", color=GRID, linewidth=0.6)
@@ -79,10 +79,10 @@ def _style(ax) -> None:
     ax.margins(x=0.01)
 
 
-def _to_svg(fig: Figure, prefix: str, label: str) -> str:
+def to_svg(fig: Figure, prefix: str, label: str) -> str:
     buf = io.StringIO()
     FigureCanvasSVG(fig)
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
     return clean_svg(buf.getvalue(), prefix, label)
 
@@ -112,90 +112,3 @@ def clean_svg(svg: str, prefix: str, label: str) -> str:
         "<svg", f'<svg role="img" aria-label="{safe_label}" stroke-linejoin="round" stroke-linecap="butt"', 1
     )
     return svg.strip()
-
-
-def mrr_chart(data: dict[str, Any], currency: str, primary: str, muted: str = "#c9d3de") -> str | None:
-    """Monthly recurring revenue over 12 months; the report period's months in colour."""
-    months, values = data["months"], _nums(data["values"])
-    if not months or not any(v > 0 for v in values if not math.isnan(v)):
-        return None
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(7.2, 2.1))
-        ax = fig.add_subplot()
-        colors = [primary if h else muted for h in data["highlight"]]
-        ax.bar(range(len(months)), values, color=colors, width=0.68)
-        ax.set_xticks(range(len(months)), _labels(months))
-        ax.yaxis.set_major_locator(MaxNLocator(4, min_n_ticks=3))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, currency)))
-        ax.set_ylim(bottom=0)
-        _style(ax)
-        fig.subplots_adjust(left=0.08, right=0.995, top=0.96, bottom=0.2)
-        return _to_svg(fig, "mrr", "Monthly recurring revenue, last 12 months")
-
-
-def billing_chart(data: dict[str, Any], currency: str, primary: str, accent: str) -> str | None:
-    """Invoiced (net) and collected per month over 12 months, side by side."""
-    months = data["months"]
-    invoiced, collected = _nums(data["invoiced"]), _nums(data["collected"])
-    if not months or not any(v != 0 for v in invoiced + collected if not math.isnan(v)):
-        return None
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(7.2, 2.0))
-        ax = fig.add_subplot()
-        x = range(len(months))
-        w = 0.36
-        ax.bar([i - w / 2 for i in x], invoiced, width=w, color=primary, label="Invoiced (net)")
-        ax.bar([i + w / 2 for i in x], collected, width=w, color=accent, label="Collected")
-        ax.set_xticks(list(x), _labels(months))
-        ax.yaxis.set_major_locator(MaxNLocator(4, min_n_ticks=3))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, currency)))
-        ax.set_ylim(bottom=0)
-        _style(ax)
-        ax.legend(loc="upper left", bbox_to_anchor=(0, 1.16), ncols=2, frameon=False, fontsize=FONT_SIZE,
-                  handlelength=1.0, handleheight=0.8, borderaxespad=0)
-        fig.subplots_adjust(left=0.08, right=0.995, top=0.86, bottom=0.21)
-        return _to_svg(fig, "billing", "Invoiced and collected per month, last 12 months")
-
-
-def voice_chart(data: dict[str, Any], primary: str, accent: str) -> str | None:
-    """NPS (-100..100) and CSAT (0..100%) over 12 months, two small panels."""
-    months = data["months"]
-    if not months or all(v is None for v in data["nps"] + data["csat"]):
-        return None
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(7.2, 1.9))
-        axes = fig.subplots(1, 2)
-        panels = (
-            (axes[0], data["nps"], primary, (-100, 100), "NPS, last 12 months", lambda v, _: f"{v:.0f}"),
-            (axes[1], data["csat"], accent, (0, 100), "CSAT, last 3 months", lambda v, _: f"{v:.0f}%"),
-        )
-        for ax, values, color, (lo, hi), title, fmt in panels:
-            xs = [i for i, v in enumerate(values) if v is not None]
-            ys = [v for v in values if v is not None]
-            ax.plot(xs, ys, color=color, linewidth=1.6, marker="o", markersize=2.8)
-            ax.set_ylim(lo, hi)
-            ax.set_xlim(-0.5, len(months) - 0.5)
-            ax.set_xticks(range(len(months)), _labels(months, every=3))
-            ax.yaxis.set_major_formatter(FuncFormatter(fmt))
-            ax.set_yticks([lo, (lo + hi) / 2, hi])
-            ax.set_title(title, loc="left", fontsize=FONT_SIZE, color=INK, pad=9)
-            _style(ax)
-            if lo < 0:
-                ax.axhline(0, color=MUTED, linewidth=0.6)
-        fig.subplots_adjust(left=0.06, right=0.995, top=0.84, bottom=0.22, wspace=0.18)
-        return _to_svg(fig, "voice", "NPS and CSAT, last 12 months")
-
-
-def draw_charts(charts: dict[str, Any], currency: str, primary: str, accent: str) -> dict[str, str | None]:
-    """Every chart of a client report, as inline SVG strings (None when there is no data)."""
-    return {
-        "mrr": mrr_chart(charts["mrr"], currency, primary),
-        "billing": billing_chart(charts["billing"], currency, primary, accent),
-        "voice": voice_chart(charts["voice"], primary, accent),
-    }
-
-
-def client_charts(context: dict[str, Any]) -> dict[str, str | None]:
-    """The chart builder of the client report (named by its render jobs)."""
-    provider = context["provider"]
-    return draw_charts(context["charts"], context["currency"], provider["primary_color"], provider["accent_color"])

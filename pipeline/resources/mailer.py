@@ -26,7 +26,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from pipeline.reporting.naming import ensure_inside, safe_name
-from pipeline.reporting.render import atomic_write
+from pipeline.files import atomic_write
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

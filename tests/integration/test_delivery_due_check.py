@@ -16,8 +16,8 @@ from dagster import AssetKey, BackfillPolicy, MaterializeResult, asset, instance
 from pipeline.assets.delivery import DUE_CLIENTS_CHECK, build_delivery_assets
 from pipeline.assets.reports import CLIENT_REPORTS_KEY
 from pipeline.partitions import monthly_partitions
-from pipeline.reporting.deliveries import report_coverage
-from pipeline.reporting.store import delivery_log, replace_manifest
+from pipeline.publish.deliveries import report_coverage
+from pipeline.store.records import delivery_log, replace_manifest
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.mailer import MailerResource
 from pipeline.resources.warehouse import Warehouse, WarehouseResource

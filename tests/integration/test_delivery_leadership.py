@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from pipeline.reporting.deliveries import deliver_leadership_pack
-from pipeline.reporting.delivery import INVALID_LIST
-from pipeline.reporting.store import delivery_log, replace_manifest
+from pipeline.publish.deliveries import deliver_leadership_pack
+from pipeline.reporting.mail import INVALID_LIST
+from pipeline.store.records import delivery_log, replace_manifest
 from pipeline.resources.mailer import MailerResource
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.reporting.client_reports import produce_client_reports
-from pipeline.reporting.deliveries import deliver_reports
-from pipeline.reporting.delivery import INVALID_LIST
-from pipeline.reporting.store import ApprovalError, approval_for, approve_period, delivery_log, read_manifest
+from pipeline.publish.client_reports import produce_client_reports
+from pipeline.publish.deliveries import deliver_reports
+from pipeline.reporting.mail import INVALID_LIST
+from pipeline.store.records import ApprovalError, approval_for, approve_period, delivery_log, read_manifest
 from pipeline.resources.mailer import MailerResource, OutboxMailer
-from pipeline.resources.renderer import Renderer
+from pipeline.resources.renderer.pool import Renderer
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
 from tests.unit.reporting.builders import Book, add_acme, add_globex, rendered_march, ts

@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 
 from pipeline.assets.delivery import build_resend_job
-from pipeline.reporting.deliveries import RESEND, ResendError, deliver_reports, resend_report
-from pipeline.reporting.store import delivery_log, read_manifest, replace_manifest
+from pipeline.publish.deliveries import RESEND, ResendError, deliver_reports, resend_report
+from pipeline.store.records import delivery_log, read_manifest, replace_manifest
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.mailer import MailerResource
 from pipeline.resources.warehouse import Warehouse, WarehouseResource

@@ -20,8 +20,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from pipeline.reporting.deliveries import deliver_reports
-from pipeline.reporting.store import delivery_log, periods_with_failed_deliveries, read_manifest
+from pipeline.publish.deliveries import deliver_reports
+from pipeline.store.records import delivery_log, periods_with_failed_deliveries, read_manifest
 from pipeline.resources.mailer import MailerResource, SmtpMailer, parse_smtp_url
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings

@@ -11,7 +11,7 @@ import pytest
 from pipeline.assets.ingest import build_raw_assets
 from pipeline.assets.staging import build_staging_assets
 from pipeline.contract import SOURCES, source
-from pipeline.loading import load_new_files, stage
+from pipeline.store.loading import load_new_files, stage
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource, fetch
 

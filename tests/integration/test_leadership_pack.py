@@ -25,12 +25,12 @@ from dagster import (
 
 from pipeline.assets.leadership import build_leadership_assets
 from pipeline.contract import source
-from pipeline.reporting.leadership import CHART_BUILDER, TEMPLATE, build_leadership_context, pack_paths
-from pipeline.reporting.leadership_data import load_leadership_inputs
-from pipeline.reporting.render import DocumentRenderer, RenderJob, RenderResult
-from pipeline.reporting.store import read_manifest
+from pipeline.reporting.pack.leadership import CHART_BUILDER, TEMPLATE, build_leadership_context, pack_paths
+from pipeline.store.pack_inputs import load_leadership_inputs
+from pipeline.resources.renderer.worker import DocumentRenderer, RenderJob, RenderResult
+from pipeline.store.records import read_manifest
 from pipeline.resources.config import SettingsResource
-from pipeline.resources.renderer import RendererResource
+from pipeline.resources.renderer.pool import RendererResource
 from pipeline.resources.warehouse import Warehouse, WarehouseResource
 from pipeline.schemas import staging_schema
 from pipeline.settings import Settings
@@ -50,7 +50,7 @@ def doc_renderer() -> DocumentRenderer:
 
 
 class _InProcess:
-    """The renderer interface of pipeline.resources.renderer.Renderer, in this process."""
+    """The renderer interface of pipeline.resources.renderer.pool.Renderer, in this process."""
 
     def __init__(self, renderer: DocumentRenderer):
         self.renderer = renderer

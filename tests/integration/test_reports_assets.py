@@ -15,10 +15,10 @@ from dagster import (
 from pipeline.assets.delivery import build_approval_job, build_delivery_assets
 from pipeline.assets.reports import build_report_assets
 from pipeline.partitions import monthly_partitions
-from pipeline.reporting.store import approval_for, delivery_log
+from pipeline.store.records import approval_for, delivery_log
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.mailer import MailerResource
-from pipeline.resources.renderer import RendererResource
+from pipeline.resources.renderer.pool import RendererResource
 from pipeline.resources.warehouse import Warehouse, WarehouseResource
 from tests.unit.reporting.builders import Book, add_acme, add_globex
 

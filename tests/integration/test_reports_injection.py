@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from pipeline.reporting.client_reports import produce_client_reports
-from pipeline.reporting.render import TEMPLATES_DIR, DocumentRenderer, RenderJob
-from pipeline.reporting.store import read_manifest
-from pipeline.resources.renderer import Renderer
+from pipeline.publish.client_reports import produce_client_reports
+from pipeline.resources.renderer.worker import TEMPLATES_DIR, DocumentRenderer, RenderJob
+from pipeline.store.records import read_manifest
+from pipeline.resources.renderer.pool import Renderer
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
 from tests.unit.reporting.builders import Book, add_acme, ts

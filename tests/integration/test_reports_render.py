@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from pipeline.reporting.client_reports import produce_client_reports
-from pipeline.reporting.render import DocumentRenderer, RenderJob, atomic_write, sha256_file
-from pipeline.reporting.store import read_manifest
-from pipeline.resources.renderer import Renderer
+from pipeline.publish.client_reports import produce_client_reports
+from pipeline.files import atomic_write, sha256_file
+from pipeline.resources.renderer.worker import DocumentRenderer, RenderJob
+from pipeline.store.records import read_manifest
+from pipeline.resources.renderer.pool import Renderer
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
 from tests.unit.reporting.builders import Book, add_acme, add_globex, ts
@@ -178,7 +179,7 @@ def test_quarterly_client_gets_no_report_outside_quarter_ends(tmp_path: Path, re
 def _templates_with(tmp_path: Path, name: str, body: str) -> Path:
     import shutil
 
-    from pipeline.reporting.render import TEMPLATES_DIR
+    from pipeline.resources.renderer.worker import TEMPLATES_DIR
 
     root = tmp_path / "templates"
     shutil.copytree(TEMPLATES_DIR, root)

@@ -9,7 +9,7 @@ import polars as pl
 
 from pipeline.cli import run_month
 from pipeline.contract import source
-from pipeline.loading import load_new_files, stage
+from pipeline.store.loading import load_new_files, stage
 from pipeline.resources.warehouse import Warehouse, fetch
 from pipeline.sample.generator import write_sample
 

@@ -31,12 +31,12 @@ import polars  # noqa: F401
 
 import pipeline.cli
 import pipeline.definitions  # noqa: F401
-import pipeline.loading
-import pipeline.reporting.client_reports  # noqa: F401
-import pipeline.reporting.deliveries
-import pipeline.reporting.render
+import pipeline.store.loading
+import pipeline.publish.client_reports  # noqa: F401
+import pipeline.publish.deliveries
+import pipeline.resources.renderer.worker
 import pipeline.resources.mailer
-import pipeline.resources.renderer
+import pipeline.resources.renderer.pool
 from pipeline.resources.warehouse import Warehouse
 
 try:  # warm WeasyPrint too (in-process rendering of the ``render_rename`` target)
@@ -79,26 +79,26 @@ class Counter:
 def t_raw_insert(c: Counter) -> None:
     """During ingest, inside the transaction of one landing file: its raw rows are
     inserted, its ops.loads row not yet (loading._insert_raw)."""
-    real = pipeline.loading.load_sql
+    real = pipeline.store.loading.load_sql
 
     def load_sql(name: str) -> str:
         if name == "ops/record_load" and c.hit():
             die("raw insert, before its ops.loads row")
         return real(name)
 
-    pipeline.loading.load_sql = load_sql
+    pipeline.store.loading.load_sql = load_sql
 
 
 def t_read_landing(c: Counter) -> None:
     """During ingest, before reading the N-th new landing file."""
-    real = pipeline.loading.read_landing_file
+    real = pipeline.store.loading.read_landing_file
 
     def read_landing_file(*a, **k):
         if c.hit():
             die("reading a landing file")
         return real(*a, **k)
 
-    pipeline.loading.read_landing_file = read_landing_file
+    pipeline.store.loading.read_landing_file = read_landing_file
 
 
 def _after_replace(method: str, prefix: str):
@@ -124,7 +124,7 @@ def t_render_rename(c: Counter) -> None:
     """During rendering, in process (no pool): the N-th rename of a report file from its
     temporary name. A report's PDF is renamed before its HTML, so an even N dies with
     a new PDF next to an old (or no) HTML and the HTML's temporary file left behind."""
-    import pipeline.reporting.render as render
+    import pipeline.resources.renderer.worker as render
 
     real_replace = os.replace
 
@@ -135,7 +135,7 @@ def t_render_rename(c: Counter) -> None:
         return real_replace(src, dst, *a, **k)
 
     os.replace = replace
-    pipeline.resources.renderer.Renderer.render_many = lambda self, jobs: [render.run_job(j) for j in jobs]
+    pipeline.resources.renderer.pool.Renderer.render_many = lambda self, jobs: [render.run_job(j) for j in jobs]
 
 
 def t_render_pool(c: Counter) -> None:
@@ -143,9 +143,9 @@ def t_render_pool(c: Counter) -> None:
     workers are busy with others."""
     from concurrent.futures import as_completed
 
-    from pipeline.reporting.render import run_job
+    from pipeline.resources.renderer.worker import run_job
 
-    real_map = pipeline.resources.renderer.RenderPool.map
+    real_map = pipeline.resources.renderer.pool.RenderPool.map
 
     def map_(self, jobs):
         if not jobs:
@@ -156,7 +156,7 @@ def t_render_pool(c: Counter) -> None:
                 die("a render result, workers busy")
         return real_map(self, jobs)
 
-    pipeline.resources.renderer.RenderPool.map = map_
+    pipeline.resources.renderer.pool.RenderPool.map = map_
 
 
 def t_outbox_before(c: Counter) -> None:

@@ -22,10 +22,10 @@ from typing import Any
 
 
 from pipeline.contract import SOURCES, Kind
-from pipeline.loading import read_staging
-from pipeline.reporting.client_reports import produce_client_reports
-from pipeline.reporting.deliveries import deliver_leadership_pack, deliver_reports
-from pipeline.reporting.leadership_pack import produce_leadership_pack
+from pipeline.store.loading import read_staging
+from pipeline.publish.client_reports import produce_client_reports
+from pipeline.publish.deliveries import deliver_leadership_pack, deliver_reports
+from pipeline.publish.leadership_pack import produce_leadership_pack
 from pipeline.resources.mailer import OutboxMailer
 from pipeline.resources.warehouse import Warehouse
 from pipeline.schemas import ACCOUNT_MONTHLY, PORTFOLIO_MONTHLY

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from pipeline.contract import SOURCES, Source, load_order
 from pipeline.landing import LandingFileError, read_landing_file
-from pipeline.loading import load_new_files, stage
+from pipeline.store.loading import load_new_files, stage
 from pipeline.resources.warehouse import Warehouse, fetch
 from pipeline.transforms.staging import stage_source
 

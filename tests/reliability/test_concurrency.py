@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.reporting.deliveries import deliver_reports
+from pipeline.publish.deliveries import deliver_reports
 from pipeline.resources.mailer import SendOutcome
 from pipeline.resources.warehouse import Warehouse, WarehouseError, run_lock
 from pipeline.settings import Settings

@@ -220,7 +220,7 @@ def test_an_outbox_delivery_interrupted_between_claim_and_finish_is_settled_exac
     sent and sends a missing one."""
     from datetime import date
 
-    from pipeline.reporting.deliveries import deliver_reports
+    from pipeline.publish.deliveries import deliver_reports
     from pipeline.resources.mailer import OutboxMailer
     from pipeline.resources.warehouse import Warehouse
     from pipeline.settings import Settings

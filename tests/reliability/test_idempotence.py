@@ -89,7 +89,7 @@ def test_the_data_quality_page_lists_tied_reasons_in_one_order_whatever_the_row_
     so re-running an unchanged month rewrote data-quality.html differently."""
     import polars as pl
 
-    from pipeline.reporting.data_quality import top_reasons
+    from pipeline.reporting.quality import top_reasons
 
     rows = [("responses", "score", reason) for reason in ("not a whole number", "must be at most 10", "empty", "x")]
     frame = pl.DataFrame(rows * 2, schema=["source", "column", "reason"], orient="row")

@@ -32,13 +32,13 @@ from pypdf import PdfReader
 
 from pipeline.contract import SOURCES, Kind
 from pipeline.landing import LandingFile, LandingFileError, file_sha256, read_landing_file
-from pipeline.reporting.delivery import ReportMail, address_problem, build_message, parse_recipients
-from pipeline.reporting.deliveries import deliver_leadership_pack
-from pipeline.reporting.fetcher import RefusedURL, make_url_fetcher, resolve_template_url
-from pipeline.reporting.render import TEMPLATES_DIR
-from pipeline.reporting.store import delivery_log, read_manifest
+from pipeline.reporting.mail import ReportMail, address_problem, build_message, parse_recipients
+from pipeline.publish.deliveries import deliver_leadership_pack
+from pipeline.resources.renderer.fetcher import RefusedURL, make_url_fetcher, resolve_template_url
+from pipeline.resources.renderer.worker import TEMPLATES_DIR
+from pipeline.store.records import delivery_log, read_manifest
 from pipeline.resources.mailer import OutboxMailer
-from pipeline.resources.renderer import Renderer
+from pipeline.resources.renderer.pool import Renderer
 from pipeline.transforms.staging import stage_source
 from tests.reliability.security_helpers import (
     CRLF_ACCOUNT, MARCH, MARKUP, PAYLOADS, TEXT_FIELDS, VICTIM, VICTIM_NAME, account_tag, elements, files_outside,
@@ -419,9 +419,9 @@ def test_a_real_render_of_hostile_data_opens_no_socket_and_no_outside_file(tmp_p
     """Render a hostile client report and the pack in this process with an audit hook
     watching every file open and every socket: nothing outside the templates, the output
     folder and the Python/font installation is opened; no socket, no subprocess."""
-    from pipeline.reporting.client_reports import produce_client_reports
-    from pipeline.reporting.leadership_pack import produce_leadership_pack
-    from pipeline.reporting.render import DocumentRenderer
+    from pipeline.publish.client_reports import produce_client_reports
+    from pipeline.publish.leadership_pack import produce_leadership_pack
+    from pipeline.resources.renderer.worker import DocumentRenderer
     from tests.reliability.security_helpers import compute_marts
     from pipeline.resources.warehouse import Warehouse
     from pipeline.settings import Settings
@@ -488,7 +488,8 @@ def test_a_real_render_of_hostile_data_opens_no_socket_and_no_outside_file(tmp_p
 def test_text_shown_in_reports_drops_control_and_bidi_override_characters() -> None:
     """Regression: NUL, ESC, DEL and the like reached the HTML (and the PDF title) as is,
     and U+202E in a name reversed the report's own footer text after it in the PDF."""
-    from pipeline.reporting import context, leadership
+    from pipeline.reporting.client import context
+    from pipeline.reporting.pack import leadership
 
     for shown in (context._text, leadership._text):
         assert shown(PAYLOADS["nul_control"]) == "abc[31mdef g h"

@@ -28,7 +28,7 @@ import json, sys
 from pathlib import Path
 
 def main():
-    from pipeline.resources.renderer import Renderer
+    from pipeline.resources.renderer.pool import Renderer
     from tests.reliability.security_helpers import produce_all
     from tests.unit.reporting.builders import Book, add_acme
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.reporting.leadership import TABLE_STATS_SCHEMA, LeadershipInputs
+from pipeline.reporting.pack.leadership import TABLE_STATS_SCHEMA, LeadershipInputs
 from pipeline.reporting.periods import add_months
 from pipeline.schemas import ACCOUNT_MONTHLY, MONEY, PORTFOLIO_MONTHLY
 from pipeline.settings import HealthSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.reporting.leadership import attention_lists, drop_reasons
+from pipeline.reporting.pack.leadership import attention_lists, drop_reasons
 from tests.unit.leadership.builders import (
     MONTH, PREV, D, accounts, driver, health, health_row, monthly, monthly_row,
 )

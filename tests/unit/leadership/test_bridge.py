@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pipeline.reporting.leadership import build_leadership_context, movement_history, mrr_bridge, waterfall_floor
-from pipeline.reporting.leadership_charts import movements_chart, waterfall_chart, waterfall_levels
+from pipeline.reporting.pack.leadership import build_leadership_context, movement_history, mrr_bridge, waterfall_floor
+from pipeline.reporting.pack.charts import movements_chart, waterfall_chart, waterfall_levels
 from pipeline.settings import Settings
 from tests.unit.leadership.builders import D, MONTH, PREV, inputs, portfolio, portfolio_row
 

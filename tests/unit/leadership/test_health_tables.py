@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.reporting.leadership import band_migration, band_outcomes, revenue_by_band, team_tables
+from pipeline.reporting.pack.leadership import band_migration, band_outcomes, revenue_by_band, team_tables
 from pipeline.reporting.periods import add_months
 from tests.unit.leadership.builders import (
     D, MONTH, PREV, health, health_row, managers, monthly, monthly_row, portfolio, portfolio_row,

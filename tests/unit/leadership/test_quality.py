@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from pipeline.reporting.leadership import check_summary, source_quality, trust_sentence
-from pipeline.reporting.leadership_data import SOURCE_DATE_COLUMNS
+from pipeline.reporting.pack.leadership import check_summary, source_quality, trust_sentence
+from pipeline.store.pack_inputs import SOURCE_DATE_COLUMNS
 from pipeline.contract import source
 from tests.unit.leadership.builders import MONTH, loads, quarantine, reasons, table_stats
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from pipeline.reporting.leadership import (
+from pipeline.reporting.pack.leadership import (
     build_leadership_context,
     kpi_rows,
     mrr_sentence,

@@ -252,8 +252,8 @@ def rendered_march(recipients: dict[str, str], base: Path) -> Path:
     copy it before changing it."""
     import tempfile
 
-    from pipeline.reporting.client_reports import produce_client_reports
-    from pipeline.resources.renderer import Renderer
+    from pipeline.publish.client_reports import produce_client_reports
+    from pipeline.resources.renderer.pool import Renderer
     from pipeline.settings import Settings
 
     key = repr(sorted(recipients.items()))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from pipeline.reporting.charts import billing_chart, clean_svg, mrr_chart, voice_chart
+from pipeline.reporting.charts import clean_svg
+from pipeline.reporting.client.charts import billing_chart, mrr_chart, voice_chart
 from pipeline.reporting.periods import add_months
 
 MONTHS = [add_months(date(2023, 4, 1), k) for k in range(12)]

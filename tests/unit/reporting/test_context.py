@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.reporting.context import build_client_context, report_plan
-from pipeline.reporting.data import ReportDataError, load_report_inputs
-from pipeline.reporting.hashing import canonical_json, input_hash
+from pipeline.reporting.client.context import build_client_context, report_plan
+from pipeline.store.report_inputs import ReportDataError, load_report_inputs
+from pipeline.resources.renderer.fingerprint import canonical_json, input_hash
 from pipeline.reporting.periods import add_months, report_period
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
@@ -212,7 +212,7 @@ def test_missing_marts_are_reported_plainly(tmp_path: Path) -> None:
 
 
 def test_fingerprint_covers_only_the_files_asked_for(tmp_path: Path) -> None:
-    from pipeline.reporting.hashing import render_fingerprint
+    from pipeline.resources.renderer.fingerprint import render_fingerprint
 
     (tmp_path / "client").mkdir()
     (tmp_path / "other").mkdir()

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.reporting.delivery import (
+from pipeline.reporting.mail import (
     INVALID_LIST, ReportMail, build_message, delivery_key, parse_recipients, plan_for_report,
 )
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from pipeline.reporting.delivery import (
+from pipeline.reporting.mail import (
     PackMail, build_pack_message, delivery_key, missing_reports, pack_attachment_name, parse_recipients,
     plan_for_report,
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.reporting.fetcher import RefusedURL, generated_url, resolve_template_url
+from pipeline.resources.renderer.fetcher import RefusedURL, generated_url, resolve_template_url
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_generated_urls_stay_under_the_root(root: Path) -> None:
 
 
 def test_weasyprint_fetcher_records_and_refuses(root: Path) -> None:
-    from pipeline.reporting.fetcher import make_url_fetcher
+    from pipeline.resources.renderer.fetcher import make_url_fetcher
 
     url = generated_url(root, "chart.svg")
     fetcher = make_url_fetcher(root, {url: (b"<svg/>", "image/svg+xml")})

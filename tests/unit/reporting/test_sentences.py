@@ -5,7 +5,7 @@ from __future__ import annotations
 from copy import deepcopy
 from decimal import Decimal
 
-from pipeline.reporting.sentences import (
+from pipeline.reporting.client.sentences import (
     billing_sentences, relationship_sentence, revenue_sentence, service_sentence, voice_sentence,
 )
 

@@ -32,15 +32,15 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.reporting.context import report_plan
-from pipeline.reporting.delivery import (
+from pipeline.reporting.client.context import report_plan
+from pipeline.reporting.mail import (
     PackMail, Planned, ReportMail, build_message, build_pack_message, missing_reports, pack_attachment_name,
     parse_recipients, plan_for_report,
 )
 from pipeline.reporting.naming import attachment_name, ensure_inside, safe_name
 from pipeline.reporting.periods import add_months, month_period, report_period
-from pipeline.reporting.render import sha256_bytes
-from pipeline.reporting.store import (
+from pipeline.files import sha256_bytes
+from pipeline.store.records import (
     OK_STATUSES, approval_for, claim_delivery, delivery_log, finish_delivery, manifest_fingerprint,
     period_text, read_manifest, reject_delivery, utcnow,
 )

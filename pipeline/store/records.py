@@ -100,6 +100,11 @@ def replace_manifest(warehouse: Warehouse, period: date | str, kind: str, rows: 
             raise
 
 
+def recorded_files(row: dict[str, Any]) -> list[tuple[str | None, str | None]]:
+    """The (path, sha256) pairs a manifest row records, for ``pipeline.files.intact``."""
+    return [(row.get("pdf_path"), row.get("pdf_sha256")), (row.get("html_path"), row.get("html_sha256"))]
+
+
 def manifest_fingerprint(manifest: pl.DataFrame) -> str:
     """sha256 over (account, pdf sha256) of the deliverable rows: what an approval covers."""
     h = hashlib.sha256()

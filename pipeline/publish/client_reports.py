@@ -15,21 +15,24 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from pipeline.reporting.context import ReportContextError, build_client_context, report_plan
-from pipeline.reporting.data import load_report_inputs
-from pipeline.reporting.hashing import input_hash, render_fingerprint
+from pipeline.reporting.client.context import ReportContextError, build_client_context, report_plan
+from pipeline.store.report_inputs import load_report_inputs
+from pipeline.resources.renderer.fingerprint import RENDER_CODE, input_hash, render_fingerprint
 from pipeline.reporting.naming import client_report_paths
-from pipeline.reporting.render import RenderJob, RenderResult, remove_stale_parts, sha256_file
-from pipeline.reporting.store import OK_STATUSES, read_manifest, replace_manifest, utcnow
+from pipeline.files import intact, remove_stale_parts
+from pipeline.resources.renderer.worker import RenderJob, RenderResult
+from pipeline.store.records import OK_STATUSES, read_manifest, replace_manifest, utcnow, recorded_files
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
 
 TEMPLATE = "client/report.html"
-CHART_BUILDER = "pipeline.reporting.charts:client_charts"
+CHART_BUILDER = "pipeline.reporting.client.charts:client_charts"
 KIND = "client"
 # What the client template reads: a change elsewhere in report_templates/ (another
 # document's template) does not re-render the client reports.
 TEMPLATE_FILES = ("client/", "partials/", "css/", "fonts/", "assets/")
+# The client report's own context and chart code shape its output too.
+CLIENT_CODE = (*RENDER_CODE, "pipeline/reporting/client")
 
 
 class RendersDocuments(Protocol):
@@ -67,18 +70,6 @@ def _relative(path: str | Path, root: Path) -> str:
     return Path(path).resolve().relative_to(root.resolve()).as_posix()
 
 
-def _intact(prev: dict[str, Any], root: Path) -> bool:
-    """The previous files are where the manifest says, with the bytes it recorded."""
-    try:
-        html = root / prev["html_path"]
-        pdf = root / prev["pdf_path"]
-        return (
-            html.is_file() and pdf.is_file()
-            and sha256_file(pdf) == prev["pdf_sha256"]
-            and sha256_file(html) == prev["html_sha256"]
-        )
-    except (TypeError, OSError):
-        return False
 
 
 def produce_client_reports(
@@ -103,7 +94,7 @@ def produce_client_reports(
     )
     plan = report_plan(inputs.accounts, inputs.monthly, month)
     summary.due = len(plan)
-    fingerprint = render_fingerprint(renderer.templates_dir, TEMPLATE_FILES + (settings.branding.logo_file,))
+    fingerprint = render_fingerprint(renderer.templates_dir, TEMPLATE_FILES + (settings.branding.logo_file,), CLIENT_CODE)
     previous = {r["account_id"]: r for r in read_manifest(warehouse, period_key, KIND).iter_rows(named=True)}
 
     jobs: list[RenderJob] = []
@@ -126,7 +117,7 @@ def produce_client_reports(
         prev = previous.get(account_id)
         if (
             not force and prev is not None and prev["status"] in OK_STATUSES
-            and prev["input_hash"] == digest and _intact(prev, root)
+            and prev["input_hash"] == digest and intact(root, recorded_files(prev))
         ):
             summary.unchanged += 1
             summary.pages += int(prev["pages"] or 0)

@@ -22,7 +22,7 @@ matplotlib.use("svg", force=False)
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from pipeline.reporting.charts import FONT_SIZE, INK, MUTED, _RC, _labels, _nums, _style, _to_svg  # noqa: E402
+from pipeline.reporting.charts import FONT_SIZE, INK, MUTED, RC, month_labels, nums, style_axes, to_svg  # noqa: E402
 from pipeline.reporting.formatting import money_short  # noqa: E402
 
 GREEN = "#2f7d4f"
@@ -50,11 +50,11 @@ def _finite(values: Sequence[float]) -> list[float]:
 
 def sparkline(values: Sequence[float | None], key: str, label: str, color: str) -> str | None:
     """A 12-month line with the last value marked; gaps where the mart has no value."""
-    ys = _nums(values)
+    ys = nums(values)
     known = _finite(ys)
     if not known:
         return None
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(1.25, 0.34))
         ax = fig.add_axes((0.03, 0.12, 0.9, 0.76))
         xs = list(range(len(ys)))
@@ -68,7 +68,7 @@ def sparkline(values: Sequence[float | None], key: str, label: str, color: str) 
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlim(-0.4, len(ys) - 0.6)
         ax.axis("off")
-        return _to_svg(fig, f"spark-{key}", f"{label}, last 12 months")
+        return to_svg(fig, f"spark-{key}", f"{label}, last 12 months")
 
 
 def band_sparkline(bands: dict[str, Sequence[float | None]]) -> str | None:
@@ -78,7 +78,7 @@ def band_sparkline(bands: dict[str, Sequence[float | None]]) -> str | None:
     totals = [sum((bands[b][i] or 0) for b in order) for i in range(n)]
     if not any(totals):
         return None
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(1.25, 0.34))
         ax = fig.add_axes((0.03, 0.08, 0.9, 0.84))
         bottom = [0.0] * n
@@ -89,7 +89,7 @@ def band_sparkline(bands: dict[str, Sequence[float | None]]) -> str | None:
         ax.set_ylim(0, 1)
         ax.set_xlim(-0.6, n - 0.4)
         ax.axis("off")
-        return _to_svg(fig, "spark-health", "Share of accounts per health band, last 12 months")
+        return to_svg(fig, "spark-health", "Share of accounts per health band, last 12 months")
 
 
 # --------------------------------------------------------------------------- waterfall
@@ -133,7 +133,7 @@ def waterfall_chart(bridge: dict[str, Any], currency: str, primary: str) -> str 
         return None
     hi = max(levels)
     floor = float(bridge.get("axis_floor") or 0.0)
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(4.5, 2.3))
         ax = fig.add_subplot()
         colors = {"total": primary, "up": GREEN, "down": RED}
@@ -156,10 +156,10 @@ def waterfall_chart(bridge: dict[str, Any], currency: str, primary: str) -> str 
         ax.yaxis.set_major_locator(MaxNLocator(4, min_n_ticks=3))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, currency)))
         ax.set_ylim(floor, hi + (hi - floor) * 0.12)
-        _style(ax)
+        style_axes(ax)
         ax.margins(x=0.02)
         fig.subplots_adjust(left=0.12, right=0.995, top=0.95, bottom=0.12)
-        return _to_svg(fig, "bridge", "MRR bridge for the month: start, new, reactivation, expansion, contraction, churn, end")
+        return to_svg(fig, "bridge", "MRR bridge for the month: start, new, reactivation, expansion, contraction, churn, end")
 
 
 # --------------------------------------------------------------------------- movements
@@ -171,7 +171,7 @@ def movements_chart(months: Sequence[date], movements: dict[str, Sequence[float 
     data = {k: [0.0 if v is None else float(v) for v in vals] for k, vals in movements.items()}
     if not any(any(v for v in vals) for vals in data.values()):
         return None
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.2, 2.3))
         ax = fig.add_subplot()
         x = list(range(n))
@@ -190,18 +190,18 @@ def movements_chart(months: Sequence[date], movements: dict[str, Sequence[float 
         net = [up[i] + down[i] for i in have]
         ax.plot(have, net, color=INK, linewidth=0, marker="D", markersize=2.8, label="Net change")
         ax.axhline(0, color=MUTED, linewidth=0.7)
-        ax.set_xticks(x, _labels(list(months)))
+        ax.set_xticks(x, month_labels(list(months)))
         ax.yaxis.set_major_locator(MaxNLocator(5, min_n_ticks=3))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, currency)))
         ax.set_xlim(-0.6, n - 0.4)
-        _style(ax)
+        style_axes(ax)
         handles, names = ax.get_legend_handles_labels()
         order = [names.index(n) for n in ("New", "Reactivation", "Expansion", "Contraction", "Churn", "Net change")]
         ax.legend([handles[i] for i in order], [names[i] for i in order],
                   loc="upper left", bbox_to_anchor=(0, 1.17), ncols=6, frameon=False, fontsize=FONT_SIZE,
                   handlelength=1.0, handleheight=0.8, borderaxespad=0, columnspacing=1.4)
         fig.subplots_adjust(left=0.08, right=0.995, top=0.87, bottom=0.17)
-        return _to_svg(fig, "movements", "MRR movements per month, last 12 months")
+        return to_svg(fig, "movements", "MRR movements per month, last 12 months")
 
 
 # --------------------------------------------------------------------------- health bands
@@ -215,23 +215,23 @@ def bands_chart(months: Sequence[date], bands: dict[str, Sequence[float | None]]
     if not any(any(v for v in data[b]) for b in order):
         return None
     labels = {"green": "Green", "amber": "Amber", "red": "Red", "insufficient_data": "Low data"}
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(3.7, 2.2))
         ax = fig.add_subplot()
         bottom = [0.0] * n
         for b in order:
             ax.bar(range(n), data[b], bottom=bottom, color=BAND_COLORS[b], width=0.66, linewidth=0, label=labels[b])
             bottom = [a + v for a, v in zip(bottom, data[b])]
-        ax.set_xticks(range(n), _labels(list(months), every=3))
+        ax.set_xticks(range(n), month_labels(list(months), every=3))
         ax.yaxis.set_major_locator(MaxNLocator(4, integer=True))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.set_ylim(0, max(max(bottom), 1) * 1.05)
         ax.set_xlim(-0.6, n - 0.4)
-        _style(ax)
+        style_axes(ax)
         ax.legend(loc="upper left", bbox_to_anchor=(0, 1.17), ncols=4, frameon=False, fontsize=FONT_SIZE,
                   handlelength=1.0, handleheight=0.8, borderaxespad=0, columnspacing=1.0)
         fig.subplots_adjust(left=0.13, right=0.99, top=0.86, bottom=0.17)
-        return _to_svg(fig, "bands", "Accounts per health band, last 12 months")
+        return to_svg(fig, "bands", "Accounts per health band, last 12 months")
 
 
 # --------------------------------------------------------------------------- builder

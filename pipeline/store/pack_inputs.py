@@ -2,7 +2,7 @@
 
 Every query lives in ``sql/leadership/`` with bound values; table and column names of
 the per-source counts come from the contract and are bound too (``query_table``), never
-formatted into SQL. Everything after this module is pure (``pipeline.reporting.leadership``).
+formatted into SQL. Everything after this module is pure (``pipeline.reporting.pack.leadership``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import date
 import polars as pl
 
 from pipeline.contract import SOURCES
-from pipeline.reporting.leadership import TABLE_STATS_SCHEMA, LeadershipInputs
+from pipeline.reporting.pack.leadership import TABLE_STATS_SCHEMA, LeadershipInputs
 from pipeline.reporting.periods import add_months
 from pipeline.resources.warehouse import Warehouse, fetch
 from pipeline.sql import load_sql

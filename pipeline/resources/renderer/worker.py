@@ -1,6 +1,6 @@
 """Render any template of report_templates/ + a context to an HTML file and a PDF file.
 
-This module runs inside the render workers (see ``pipeline.resources.renderer`` for the
+This module runs inside the render workers (see ``pipeline.resources.renderer.pool`` for the
 pool) and can also be used in-process. It imports Jinja2, WeasyPrint and matplotlib
 lazily, so importing it is cheap; a ``DocumentRenderer`` holds the warm state of one
 process (template environment, fonts).
@@ -9,7 +9,7 @@ Safety, by construction:
 
 - the Jinja environment autoescapes everything; the only markup inserted is chart SVG
   drawn by matplotlib from numbers (and checked for external references);
-- WeasyPrint gets the templates-only URL fetcher (``pipeline.reporting.fetcher``): no
+- WeasyPrint gets the templates-only URL fetcher (``pipeline.resources.renderer.fetcher``): no
   network, no file outside report_templates/, no attachment from anywhere;
 - the saved HTML is self-contained: CSS inlined, logo embedded as a data URI, charts
   inline SVG; it references no URL at all. The PDF gets the same document with the
@@ -25,29 +25,27 @@ language come from the template's ``<title>``, ``<meta name=author>`` and ``<htm
 from __future__ import annotations
 
 import base64
-import hashlib
 import html as html_lib
 import importlib
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from pipeline.reporting import formatting as fmt
-from pipeline.reporting.fetcher import RefusedURL, generated_url, media_type, resolve_template_url
+from pipeline.resources.renderer.fetcher import RefusedURL, generated_url, media_type, resolve_template_url
+from pipeline.files import atomic_write, sha256_bytes
 from pipeline.reporting.naming import ensure_inside
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "report_templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "report_templates"
 PDF_VARIANT = "pdf/a-3a"
 PDF_UA_XMP = (
     b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
     b'<rdf:Description rdf:about="" xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/" '
     b'pdfuaid:part="1"/></rdf:RDF>'
 )
-FILE_MODE = 0o644  # mkstemp creates 0600; reports are ordinary readable files
 # Chart builders a job may name: functions of (context) -> {name: svg or None}.
 CHART_BUILDERS_PACKAGE = "pipeline."
 
@@ -82,59 +80,6 @@ class RenderResult:
     refused_urls: tuple[str, ...] = ()
     error: str | None = None
     worker_pid: int = field(default_factory=os.getpid)
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def atomic_write(files: list[tuple[Path, bytes]]) -> None:
-    """Write every file to a temporary name in its folder, then rename them all.
-
-    If anything fails before the renames, no target is touched and no temporary file
-    is left behind.
-    """
-    staged: list[tuple[str, Path]] = []
-    try:
-        for path, data in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-            staged.append((tmp, path))
-            os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in staged:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-        raise
-
-
-def remove_stale_parts(folder: Path) -> int:
-    """Delete temporary ``.*.part`` files a killed run left under ``folder``.
-
-    Called before a run renders, when no other run can be writing there (runs of one
-    warehouse never overlap), so every such file is a leftover. Returns how many."""
-    removed = 0
-    if folder.is_dir():
-        for path in folder.rglob(".*.part"):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 def make_environment(templates_dir: Path):
@@ -238,7 +183,7 @@ class DocumentRenderer:
         import weasyprint
         from weasyprint.text.fonts import FontConfiguration
 
-        from pipeline.reporting.fetcher import make_url_fetcher
+        from pipeline.resources.renderer.fetcher import make_url_fetcher
 
         generated = {
             generated_url(self.templates_dir, f"{name}.svg"): (svg.encode("utf-8"), "image/svg+xml")
@@ -307,7 +252,7 @@ def init_worker(templates_dir: str) -> None:
     global _WORKER
     _WORKER = DocumentRenderer(templates_dir)
     try:
-        import pipeline.reporting.charts  # noqa: F401 - warm matplotlib too
+        import pipeline.reporting.client.charts  # noqa: F401 - warm matplotlib too
 
         _WORKER.render_pdf("<html lang=en><title>warm-up</title><p>warm-up</p></html>", "en")
     except Exception:  # noqa: BLE001 - warming is best effort

@@ -10,27 +10,28 @@ account ``''``), which is what a delivery step reads.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.reporting.client_reports import RendersDocuments
-from pipeline.reporting.hashing import input_hash, render_fingerprint
-from pipeline.reporting.leadership import (
+from pipeline.publish.client_reports import RendersDocuments
+from pipeline.resources.renderer.fingerprint import RENDER_CODE, input_hash, render_fingerprint
+from pipeline.reporting.pack.leadership import (
     CHART_BUILDER, TEMPLATE, build_leadership_context, pack_paths, summary_markdown,
 )
-from pipeline.reporting.leadership_data import load_leadership_inputs
-from pipeline.reporting.render import RenderJob, sha256_file
-from pipeline.reporting.store import OK_STATUSES, read_manifest, replace_manifest, utcnow
+from pipeline.store.pack_inputs import load_leadership_inputs
+from pipeline.files import intact
+from pipeline.resources.renderer.worker import RenderJob
+from pipeline.store.records import OK_STATUSES, read_manifest, replace_manifest, utcnow, recorded_files
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
 
 KIND = "leadership"
 ACCOUNT = ""  # the pack is not per account
-_CODE = ("leadership.py", "leadership_charts.py")
+# The pack's own context and charts shape its output too.
+PACK_CODE = (*RENDER_CODE, "pipeline/reporting/pack")
 
 
 @dataclass
@@ -49,23 +50,8 @@ class PackResult:
     context: dict[str, Any] | None = None
 
 
-def code_fingerprint() -> str:
-    """The pack's own code (context and charts) also shapes the output."""
-    h = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in _CODE:
-        h.update((here / name).read_bytes())
-    return h.hexdigest()
 
 
-def _intact(prev: dict[str, Any], root: Path) -> bool:
-    try:
-        return (
-            sha256_file(root / prev["pdf_path"]) == prev["pdf_sha256"]
-            and sha256_file(root / prev["html_path"]) == prev["html_sha256"]
-        )
-    except (TypeError, OSError):
-        return False
 
 
 def produce_leadership_pack(
@@ -87,7 +73,7 @@ def produce_leadership_pack(
     inputs = load_leadership_inputs(warehouse, month)
     ctx = build_leadership_context(inputs, settings, checks, checks_note)
     paths = pack_paths(root, period)
-    digest = input_hash(ctx, render_fingerprint(renderer.templates_dir) + code_fingerprint())
+    digest = input_hash(ctx, render_fingerprint(renderer.templates_dir, code=PACK_CODE))
     base = {
         "period": period, "kind": KIND, "account_id": ACCOUNT, "period_key": period, "cadence": "monthly",
         "data_as_of": ctx["data_as_of"], "input_hash": digest, "recorded_at": stamp, "run_id": run_id,
@@ -95,7 +81,7 @@ def produce_leadership_pack(
     result = PackResult(period=period, status="failed", preview=summary_markdown(ctx), context=ctx)
     previous = read_manifest(warehouse, period, KIND)
     prev = previous.row(0, named=True) if previous.height else None
-    if not force and prev and prev["status"] in OK_STATUSES and prev["input_hash"] == digest and _intact(prev, root):
+    if not force and prev and prev["status"] in OK_STATUSES and prev["input_hash"] == digest and intact(root, recorded_files(prev)):
         keep = {k: prev[k] for k in ("html_path", "pdf_path", "html_sha256", "pdf_sha256", "pages",
                                       "pdf_bytes", "render_seconds", "rendered_at")}
         replace_manifest(warehouse, period, KIND, [{**base, **keep, "status": "unchanged", "error": None}])

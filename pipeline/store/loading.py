@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline import fingerprints
+from pipeline.store import fingerprints
 from pipeline.contract import Source, source as source_by_name
 from pipeline.landing import LandingFile, LandingFileError, discover, read_landing_file
 from pipeline.resources.warehouse import Warehouse, arrow, fetch
@@ -152,6 +152,7 @@ def staging_fingerprint(con: duckdb.DuckDBPyConnection, source: Source) -> str:
     """Everything staging reads: the source's loaded files, and the staged keys it checks against."""
     refs = sorted({c.references.split(".")[0] for c in source.columns if c.references} - {source.name})
     return fingerprints.fingerprint(
+        fingerprints.STAGING_CODE,
         "staging", source.name,
         fingerprints.source_inputs(con, source.name),
         {r: fingerprints.token(con, f"staging/{r}") for r in refs},

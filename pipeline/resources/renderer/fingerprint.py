@@ -17,7 +17,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-_CODE_FILES = ("render.py", "charts.py", "formatting.py", "fetcher.py")
+from pipeline.code_fingerprint import code_fingerprint
+
+# The code that turns a context into bytes, whatever the document (see pipeline.code_fingerprint).
+RENDER_CODE = (
+    "pipeline/resources/renderer/worker.py",
+    "pipeline/resources/renderer/fetcher.py",
+    "pipeline/reporting/charts.py",
+    "pipeline/reporting/formatting.py",
+)
 
 
 def _default(value: Any) -> Any:
@@ -48,16 +56,19 @@ def _fingerprint(templates_dir: str, stamp: tuple[tuple[str, int, int], ...]) ->
     root = Path(templates_dir)
     for rel, _, _ in stamp:
         h.update(rel.encode("utf-8") + b"\0")
-        h.update((root / rel).read_bytes() if not rel.startswith("code:") else Path(rel[5:]).read_bytes())
+        h.update((root / rel).read_bytes())
         h.update(b"\0")
     for package in ("weasyprint", "matplotlib", "jinja2"):
         h.update(f"{package}={_version(package)}\0".encode())
     return h.hexdigest()
 
 
-def render_fingerprint(templates_dir: Path, include: tuple[str, ...] | None = None) -> str:
+def render_fingerprint(
+    templates_dir: Path, include: tuple[str, ...] | None = None, code: tuple[str, ...] = RENDER_CODE
+) -> str:
     """Hash of the templates folder's files (or only those under the ``include``
-    prefixes, e.g. ``("client/", "css/")``), the rendering code and library versions."""
+    prefixes, e.g. ``("client/", "css/")``), the library versions and the ``code`` that
+    shapes the document (the renderer's own, plus a document's chart and context code)."""
     root = Path(templates_dir).resolve()
     entries = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -68,11 +79,7 @@ def render_fingerprint(templates_dir: Path, include: tuple[str, ...] | None = No
             continue
         st = path.stat()
         entries.append((rel, st.st_size, st.st_mtime_ns))
-    here = Path(__file__).resolve().parent
-    for name in _CODE_FILES:
-        st = (here / name).stat()
-        entries.append((f"code:{here / name}", st.st_size, st.st_mtime_ns))
-    return _fingerprint(str(root), tuple(entries))
+    return _fingerprint(str(root), tuple(entries)) + code_fingerprint(*code)
 
 
 def input_hash(context: dict[str, Any], fingerprint: str) -> str:

@@ -1,5 +1,5 @@
 """The renderer: a pool of long-lived warm worker processes that turn templates into
-HTML + PDF files (``pipeline.reporting.render`` does the work inside each worker).
+HTML + PDF files (``pipeline.resources.renderer.worker`` does the work inside each worker).
 
 Importing WeasyPrint costs about 1.4 s per process (GROUND.md), so a process per report
 is never an option: workers are started once (``spawn``, so no Dagster or DuckDB state
@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from pipeline.reporting.render import TEMPLATES_DIR, RenderJob, RenderResult, init_worker, run_job, worker_pid
+from pipeline.resources.renderer.worker import TEMPLATES_DIR, RenderJob, RenderResult, init_worker, run_job, worker_pid
 
 _POOLS: dict[tuple[int, str], "RenderPool"] = {}
 _POOLS_LOCK = threading.Lock()

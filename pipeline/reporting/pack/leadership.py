@@ -2,7 +2,7 @@
 
 Polars in, plain data out (str, int, float, Decimal, date, bool, None, lists, dicts), so
 the context pickles to the render workers and hashes. No I/O here: the frames come from
-``pipeline.reporting.leadership_data``, the check results from the asset.
+``pipeline.store.pack_inputs``, the check results from the asset.
 
 Every figure is a value of ``marts.portfolio_monthly``, ``marts.account_health`` or
 ``marts.account_monthly`` (METRICS.md has the one definition of each). What this module
@@ -52,7 +52,7 @@ from pipeline.settings import Settings
 
 PACK_VERSION = 1
 TEMPLATE = "leadership/pack.html"
-CHART_BUILDER = "pipeline.reporting.leadership_charts:leadership_charts"
+CHART_BUILDER = "pipeline.reporting.pack.charts:leadership_charts"
 
 LIST_ROWS = 15  # accounts shown per attention list; the rest are counted
 TREND_MONTHS = 12

@@ -24,11 +24,11 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.reporting.data import ReportInputs, by_account
+from pipeline.store.report_inputs import ReportInputs, by_account
 from pipeline.reporting.formatting import shown_text as _text
 from pipeline.reporting.glossary import glossary_entries
 from pipeline.reporting.periods import Period, add_months, report_period
-from pipeline.reporting.sentences import executive_summary
+from pipeline.reporting.client.sentences import executive_summary
 from pipeline.settings import Settings
 
 CONTEXT_VERSION = 1

@@ -2,9 +2,9 @@
 
 In a fresh temporary data folder (PIPELINE_DATA_DIR, DAGSTER_HOME) it writes sample data
 of the requested size, runs the monthly close for the sample's end month through
-``run_month`` (the same in-process Dagster path as ``pipeline run``) as two runs, the data
-stages (ingest..health) and the reports, splits each run's wall time by stage from its
-step events, and measures, in the same process:
+``pipeline.runs.run_month`` (the same in-process Dagster path as ``pipeline run``) as two
+runs, the data stages (ingest..health) and the reports, splits each run's wall time by
+stage from its step events, and measures, in the same process:
 
 * the ingest floor: DuckDB reading every landing CSV once
   (``CREATE TEMP TABLE t AS SELECT * FROM read_csv(?, all_varchar=true)``), nothing else,
@@ -52,8 +52,7 @@ DATA_SELECT = (
 )
 DATA_STAGES = ["ingest", "staging", "marts", "health"]
 REPORT_STAGES = ["data_quality_report", "client_reports", "leadership_pack", "delivery"]
-FLOOR_OF = {"ingest": "ingest", "staging": "ingest", "marts": "ingest", "health": "ingest",
-            "client_reports": "render"}
+FLOOR_OF = {"ingest": "ingest", "staging": "ingest", "marts": "ingest", "health": "ingest", "client_reports": "render"}
 
 
 def stage_of(step_key: str) -> str:
@@ -100,7 +99,7 @@ def machine_info() -> dict[str, Any]:
                 mem[key] = int(rest.split()[0]) * 1024
     except OSError:
         pass
-    versions = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": platform.python_version()}
     for pkg in PACKAGES:
         try:
             versions[pkg] = metadata.version(pkg)
@@ -127,13 +126,17 @@ def peak_rss() -> dict[str, int]:
 
 
 def _count_schema(con, schema: str, names: list[str] | None = None) -> int:
-    tables = [
-        r[0]
-        for r in con.sql(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ",
-            params=[schema],
-        ).fetchall()
-    ] if names is None else names
+    tables = (
+        [
+            r[0]
+            for r in con.sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ",
+                params=[schema],
+            ).fetchall()
+        ]
+        if names is None
+        else names
+    )
     total = 0
     for t in tables:
         total += con.sql(f'SELECT count(*) FROM "{schema}"."{t}"').fetchall()[0][0]
@@ -169,6 +172,22 @@ def reports_rendered(path: Path, period: str) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
+def client_report_hashes(path: Path, period: str) -> dict[str, tuple[str, str]]:
+    """account -> (pdf sha256, html sha256) of the period's client reports in the manifest."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.sql(
+            "SELECT account_id, pdf_sha256, html_sha256 FROM ops.report_manifest "
+            "WHERE period = ? AND kind = 'client' AND status IN ('rendered', 'unchanged')",
+            params=[period],
+        ).fetchall()
+    finally:
+        con.close()
+    return {a: (pdf, html) for a, pdf, html in rows}
+
+
 # ---------------------------------------------------------------- floors
 
 
@@ -191,15 +210,28 @@ def ingest_floor(landing: Path, repeats: int = 3) -> dict[str, Any]:
             passes.append(time.perf_counter() - started)
         finally:
             con.close()
-    return {"seconds": min(passes), "passes": passes, "files": len(files), "rows": rows,
-            "bytes": sum(f.stat().st_size for f in files)}
+    return {
+        "seconds": min(passes),
+        "passes": passes,
+        "files": len(files),
+        "rows": rows,
+        "bytes": sum(f.stat().st_size for f in files),
+    }
 
 
 # What each contract kind becomes in the engine bound's staging tables.
 DUCKDB_TYPES = {
-    "text": "VARCHAR", "code": "VARCHAR", "currency": "VARCHAR", "email": "VARCHAR", "email_list": "VARCHAR",
-    "date": "DATE", "timestamp": "TIMESTAMPTZ", "money": "DECIMAL(18,4)", "number": "DECIMAL(18,6)",
-    "integer": "BIGINT", "boolean": "BOOLEAN",
+    "text": "VARCHAR",
+    "code": "VARCHAR",
+    "currency": "VARCHAR",
+    "email": "VARCHAR",
+    "email_list": "VARCHAR",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+    "money": "DECIMAL(18,4)",
+    "number": "DECIMAL(18,6)",
+    "integer": "BIGINT",
+    "boolean": "BOOLEAN",
 }
 
 
@@ -237,13 +269,17 @@ def engine_bound(landing: Path, folder: Path) -> dict[str, Any]:
         for s in SOURCES:
             if not files[s.name]:
                 continue
-            present = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
-                [s.name],
-            ).fetchall()}
+            present = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
+                    [s.name],
+                ).fetchall()
+            }
             typed = ", ".join(
                 f"TRY_CAST(trim({quote_ident(c.name)}) AS {DUCKDB_TYPES[c.kind.value]}) AS {quote_ident(c.name)}"
-                for c in s.columns if c.name in present
+                for c in s.columns
+                if c.name in present
             )
             key = ", ".join(quote_ident(k) for k in s.key)
             con.execute(
@@ -264,22 +300,29 @@ def render_floor(settings, month: date, n_reports: int, workers: int, repeats: i
     """WeasyPrint alone on one already-built client report, in this (warmed) process."""
     from pipeline.publish.client_reports import CHART_BUILDER, TEMPLATE
     from pipeline.reporting.client.context import build_client_context, report_plan
-    from pipeline.store.report_inputs import load_report_inputs
     from pipeline.resources.renderer.worker import DocumentRenderer, RenderJob
     from pipeline.resources.warehouse import Warehouse
+    from pipeline.store.report_inputs import load_report_inputs
 
     wh = Warehouse(settings.warehouse_path)
-    inputs = load_report_inputs(wh, month, settings.reporting_currency,
-                                with_health=settings.show_health_in_client_reports)
+    inputs = load_report_inputs(
+        wh, month, settings.reporting_currency, with_health=settings.show_health_in_client_reports
+    )
     plan = report_plan(inputs.accounts, inputs.monthly, month)
     if not plan:
-        return {"seconds": 0.0, "seconds_per_report": None, "reports": n_reports, "workers": workers,
-                "note": "no client report due this month"}
+        return {
+            "seconds": 0.0,
+            "seconds_per_report": None,
+            "reports": n_reports,
+            "workers": workers,
+            "note": "no client report due this month",
+        }
     account_id, _cadence, period = plan[0]
     ctx = build_client_context(inputs, account_id, period, settings)
     renderer = DocumentRenderer()
-    job = RenderJob(template=TEMPLATE, context=ctx, html_path="", pdf_path="", root="", key=account_id,
-                    chart_builder=CHART_BUILDER)
+    job = RenderJob(
+        template=TEMPLATE, context=ctx, html_path="", pdf_path="", root="", key=account_id, chart_builder=CHART_BUILDER
+    )
     charts = renderer.draw_charts(job)
     html = renderer.render_html(TEMPLATE, ctx, "pdf", charts)  # the already-built document
     renderer.render_pdf(html, "en", charts)  # warm-up (fonts, caches)
@@ -370,8 +413,8 @@ def timed_run(month: date, select: str | None, names: list[str], label: str) -> 
     from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
 
-    from pipeline.cli import run_month
     from pipeline.resources.renderer.pool import shutdown_pools
+    from pipeline.runs import run_month
 
     run_id = make_new_run_id()
     t0 = time.perf_counter()
@@ -391,6 +434,51 @@ def timed_run(month: date, select: str | None, names: list[str], label: str) -> 
         print(f"  [{label}] {st.name:<20} {st.seconds:8.2f} s  ({st.steps} steps)", flush=True)
     print(f"  [{label}] {'dagster overhead':<20} {timing.overhead:8.2f} s  (wall {wall:.2f} s)", flush=True)
     return timing
+
+
+def render_comparison(settings, month: date, address: str) -> dict[str, Any]:
+    """``--render-cluster``: the client_reports step once more with every report due again
+    (the period's client folders removed), first on the local pool, then on the Dask
+    cluster at ``address``, in this run; each one's reports/s, and whether the cluster's
+    bytes equal the local pool's report by report."""
+    from pipeline.resources.renderer.pool import get_cluster, worker_count
+
+    period = f"{month:%Y-%m}"
+    saved = os.environ.pop("PIPELINE_RENDER_CLUSTER", None)
+    backends: dict[str, Any] = {}
+    hashes: dict[str, dict[str, tuple[str, str]]] = {}
+    try:
+        for name, cluster in (("local", None), ("cluster", address)):
+            shutil.rmtree(settings.reports_dir / period / "clients", ignore_errors=True)
+            if cluster:
+                os.environ["PIPELINE_RENDER_CLUSTER"] = cluster
+            timing = timed_run(month, "key:client_reports", ["client_reports"], f"render on the {name}")
+            seconds = sum(st.seconds for st in timing.stages if st.name == "client_reports")
+            hashes[name] = client_report_hashes(settings.warehouse_path, period)
+            n = reports_rendered(settings.warehouse_path, period).get("rendered", 0)
+            workers = get_cluster(cluster).workers if cluster else worker_count(settings.render_workers)
+            backends[name] = {
+                "address": cluster,
+                "workers": workers,
+                "reports": n,
+                "seconds": seconds,
+                "reports_per_second": n / seconds if seconds else None,
+            }
+            os.environ.pop("PIPELINE_RENDER_CLUSTER", None)
+    finally:
+        os.environ.pop("PIPELINE_RENDER_CLUSTER", None)
+        if saved is not None:
+            os.environ["PIPELINE_RENDER_CLUSTER"] = saved
+    local, remote = hashes["local"], hashes["cluster"]
+    same = sum(1 for k, v in local.items() if remote.get(k) == v)
+    lr, cr = backends["local"]["reports_per_second"], backends["cluster"]["reports_per_second"]
+    return {
+        **backends,
+        "identical_reports": same,
+        "compared_reports": len(local),
+        "byte_identical": bool(local) and local == remote,
+        "cluster_to_local": cr / lr if lr and cr else None,
+    }
 
 
 def multiprocess_close_job():
@@ -419,8 +507,10 @@ def multiprocess_data_run(month: date) -> float:
     t0 = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(
-            dg.reconstructable(multiprocess_close_job), instance,
-            asset_selection=keys, tags={"dagster/partition": month.strftime("%Y-%m-%d")},
+            dg.reconstructable(multiprocess_close_job),
+            instance,
+            asset_selection=keys,
+            tags={"dagster/partition": month.strftime("%Y-%m-%d")},
             # One step at a time: steps in parallel processes would contend for the DuckDB
             # file's single-writer lock (and fail), so this measures a process per step.
             run_config={**QUIET_RUN_CONFIG, "execution": {"config": {"max_concurrent": 1}}},
@@ -440,9 +530,9 @@ def dagster_floor(month: date) -> dict[str, Any]:
     Whatever the assets do, a run of this graph costs at least this much."""
     import dagster as dg
 
-    from pipeline.cli import cli_instance
     from pipeline.definitions import build_definitions
     from pipeline.progress import QUIET_RUN_CONFIG
+    from pipeline.runs import cli_instance
     from pipeline.settings import load_settings
 
     defs = build_definitions(load_settings())
@@ -455,30 +545,44 @@ def dagster_floor(month: date) -> dict[str, Any]:
                     asset_key=spec.key,
                     check_results=[
                         dg.AssetCheckResult(asset_key=c.asset_key, check_name=c.name, passed=True)
-                        for c in checks if c.asset_key == spec.key
+                        for c in checks
+                        if c.asset_key == spec.key
                     ],
                 )
+
         return body
 
     stubs = []
+    assert defs.assets is not None  # build_definitions always passes its assets
     for n, a in enumerate(defs.assets):
         if isinstance(a, dg.AssetsDefinition) and a.keys and set(a.keys) <= keys:
             specs, checks = list(a.specs), list(a.check_specs)
-            stubs.append(dg.multi_asset(specs=specs, check_specs=checks, name=f"empty_{n}",
-                                        partitions_def=a.partitions_def)(empty_body(specs, checks)))
+            stubs.append(
+                dg.multi_asset(specs=specs, check_specs=checks, name=f"empty_{n}", partitions_def=a.partitions_def)(
+                    empty_body(specs, checks)
+                )
+            )
     job = dg.Definitions(
-        assets=stubs, jobs=[dg.define_asset_job("dagster_floor", selection=dg.AssetSelection.all())],
+        assets=stubs,
+        jobs=[dg.define_asset_job("dagster_floor", selection=dg.AssetSelection.all())],
         executor=dg.in_process_executor,
     ).resolve_job_def("dagster_floor")
     with tempfile.TemporaryDirectory(prefix="pipeline-dagster-floor-") as home, cli_instance(Path(home)) as instance:
         t0 = time.perf_counter()
-        result = job.execute_in_process(instance=instance, partition_key=month.strftime("%Y-%m-%d"),
-                                        run_config=QUIET_RUN_CONFIG, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=month.strftime("%Y-%m-%d"),
+            run_config=QUIET_RUN_CONFIG,
+            raise_on_error=False,
+        )
         seconds = time.perf_counter() - t0
     if not result.success:
         raise RuntimeError("the empty-bodied run of ingest..health failed")
-    return {"seconds": seconds, "assets": sum(len(list(a.specs)) for a in stubs),
-            "checks": sum(len(list(a.check_specs)) for a in stubs)}
+    return {
+        "seconds": seconds,
+        "assets": sum(len(list(a.specs)) for a in stubs),
+        "checks": sum(len(list(a.check_specs)) for a in stubs),
+    }
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -549,6 +653,21 @@ def format_report(result: dict[str, Any]) -> str:
             f"{ex['multiprocess_data_seconds']:.2f} s "
             f"({ex['multiprocess_data_seconds'] / ex['in_process_data_seconds']:.1f}x); the pipeline uses in-process",
         ]
+    rb = result.get("render_backends")
+    if rb:
+        lines += ["", "Render backends, the client_reports step with every report due again (same run):"]
+        for name in ("local", "cluster"):
+            b = rb[name]
+            where = "local pool" if name == "local" else f"cluster {b['address']}"
+            rate = f"{b['reports_per_second']:.2f} reports/s" if b["reports_per_second"] else "n/a"
+            lines.append(
+                f"  {where:<34} {b['workers']:>2} workers {b['reports']:>7,} reports {b['seconds']:9.2f} s  {rate}"
+            )
+        lines.append(
+            "  cluster / local throughput: "
+            + ("n/a" if rb["cluster_to_local"] is None else f"{rb['cluster_to_local']:.2f}")
+            + f"; byte-identical reports: {rb['identical_reports']:,} of {rb['compared_reports']:,}"
+        )
     rr = result["rerun"]
     lines += [
         "",
@@ -561,21 +680,41 @@ def format_report(result: dict[str, Any]) -> str:
         "",
         f"Peak RSS: this process {result['peak_rss']['self_bytes'] / 2**20:,.0f} MiB (after the first run "
         f"{result['peak_rss_first_run']['self_bytes'] / 2**20:,.0f} MiB); largest render worker (VmHWM) "
-        + ("n/a" if not result['peak_rss']['render_worker_bytes'] else
-           f"{result['peak_rss']['render_worker_bytes'] / 2**20:,.0f} MiB")
+        + (
+            "n/a"
+            if not result["peak_rss"]["render_worker_bytes"]
+            else f"{result['peak_rss']['render_worker_bytes'] / 2**20:,.0f} MiB"
+        )
         + f"; RUSAGE_CHILDREN {result['peak_rss']['children_bytes'] / 2**20:,.0f} MiB (includes the pre-exec fork)",
     ]
     return "\n".join(lines)
 
 
-def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
-              out: Path | str = "bench/results.json", seed: int = 7, keep: bool = False,
-              compare_executors: bool = True) -> dict[str, Any]:
-    from pipeline.cli import UserError, last_complete_month
+def run_bench(
+    accounts: int = 10000,
+    months: int = 36,
+    reports: bool = True,
+    out: Path | str = "bench/results.json",
+    seed: int = 7,
+    keep: bool = False,
+    compare_executors: bool = True,
+    render_cluster: str | None = None,
+) -> dict[str, Any]:
+    from pipeline.runs import UserError, last_complete_month
     from pipeline.transforms.calendar import add_months
 
     if accounts < 1 or months < 1:
         raise UserError("--accounts and --months must be at least 1.")
+    if render_cluster:
+        if not reports:
+            raise UserError("--render-cluster compares the report rendering: drop --no-reports.")
+        from pipeline.resources.renderer.cluster import RenderClusterError
+        from pipeline.resources.renderer.pool import get_cluster
+
+        try:  # before the long close, not after it
+            get_cluster(render_cluster)
+        except RenderClusterError as exc:
+            raise UserError(str(exc)) from None
     out = Path(out)
     month = last_complete_month()
     first = add_months(month, -(months - 1))
@@ -592,8 +731,14 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
         settings = load_settings()
         print(f"Benchmark in {root}: {accounts} accounts x {months} months, month {month:%Y-%m}", flush=True)
         t0 = time.perf_counter()
-        summary = write_sample(settings.landing_dir, accounts=accounts, months=months, seed=seed,
-                               end_month=month, reporting_currency=settings.reporting_currency)
+        summary = write_sample(
+            settings.landing_dir,
+            accounts=accounts,
+            months=months,
+            seed=seed,
+            end_month=month,
+            reporting_currency=settings.reporting_currency,
+        )
         sample = {"seconds": time.perf_counter() - t0, "rows": summary.total_rows, "files": len(summary.files)}
         print(f"  sample written in {sample['seconds']:.1f} s ({sample['rows']:,} rows)", flush=True)
 
@@ -633,7 +778,12 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
 
         rerun_runs = close("rerun")
         rerun_total = sum(r.seconds for r in rerun_runs)
-        rerun_rendered = reports_rendered(settings.warehouse_path, period).get("rendered") if reports else None
+        rerun_rendered = reports_rendered(settings.warehouse_path, period).get("rendered", 0) if reports else None
+
+        backends = None
+        if render_cluster:
+            print(f"  client reports again: local pool, then the cluster at {render_cluster}", flush=True)
+            backends = render_comparison(settings, month, render_cluster)
 
         executors: dict[str, Any] = {"in_process_data_seconds": first_runs[0].seconds}
         if compare_executors:
@@ -665,15 +815,29 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
             "machine": machine_info(),
             "sample": sample,
             "stages": [
-                {"name": s.name, "seconds": s.seconds, "steps": s.steps, "units": s.units, "unit": s.unit,
-                 "rate": s.rate(), "floor": FLOOR_OF.get(s.name), "ratio_to_floor": ratio(s.name, s.seconds)}
+                {
+                    "name": s.name,
+                    "seconds": s.seconds,
+                    "steps": s.steps,
+                    "units": s.units,
+                    "unit": s.unit,
+                    "rate": s.rate(),
+                    "floor": FLOOR_OF.get(s.name),
+                    "ratio_to_floor": ratio(s.name, s.seconds),
+                }
                 for s in stages
             ],
-            "runs": [{"label": r.label, "seconds": r.seconds, "in_steps": r.in_steps, "overhead": r.overhead}
-                     for r in first_runs],
-            "data_subtotal": {"seconds": data.seconds, "in_steps": data.in_steps, "overhead": data.overhead,
-                              "ratio_to_floor": ratio("ingest", data.seconds),
-                              "in_steps_ratio_to_floor": ratio("ingest", data.in_steps)},
+            "runs": [
+                {"label": r.label, "seconds": r.seconds, "in_steps": r.in_steps, "overhead": r.overhead}
+                for r in first_runs
+            ],
+            "data_subtotal": {
+                "seconds": data.seconds,
+                "in_steps": data.in_steps,
+                "overhead": data.overhead,
+                "ratio_to_floor": ratio("ingest", data.seconds),
+                "in_steps_ratio_to_floor": ratio("ingest", data.in_steps),
+            },
             "total_seconds": total,
             "engine_bound": {**bound, "ratio_to_floor": ratio("ingest", bound["seconds"])},
             "dagster_floor": {**dagster_alone, "ratio_to_floor": ratio("ingest", dagster_alone["seconds"])},
@@ -690,9 +854,13 @@ def run_bench(accounts: int = 10000, months: int = 36, reports: bool = True,
                 "data_ratio_to_floor": ratio("ingest", rerun_runs[0].seconds),
                 "reports_rendered": rerun_rendered,
             },
+            "render_backends": backends,
             "peak_rss_first_run": rss_first,
-            "peak_rss": {**peak_rss(), "render_worker_bytes": max(WORKER_PEAKS, default=None),
-                         "render_workers_seen": len(WORKER_PEAKS)},
+            "peak_rss": {
+                **peak_rss(),
+                "render_worker_bytes": max(WORKER_PEAKS, default=None),
+                "render_workers_seen": len(WORKER_PEAKS),
+            },
         }
         print()
         print(format_report(result))

@@ -1,7 +1,9 @@
-"""`pipeline`: a thin shell over Dagster for the commands in CONTRACT.md.
+"""`pipeline`: a thin shell over Dagster for the commands in the README ("Commands").
 
 Every command prints plain lines and ends with exit code 0, or 1 with a one-paragraph
-message that says what to fix; no traceback reaches the operator.
+message that says what to fix; no traceback reaches the operator. Runs go through
+``pipeline.runs`` (the local Dagster instance and ``run_month``), which ``pipeline
+bench`` uses too.
 """
 
 from __future__ import annotations
@@ -10,73 +12,11 @@ import argparse
 import os
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-DAGSTER_YAML = """\
-# Local Dagster instance used by `pipeline run` and `make ui` (see README: Operating it).
-telemetry:
-  enabled: false
-# One run at a time: runs launched from the UI, the schedule or the sensor queue behind
-# the one in progress (the warehouse is one DuckDB file with a single writer).
-concurrency:
-  runs:
-    max_concurrent_runs: 1
-"""
-
-
-class UserError(Exception):
-    """An error the operator can fix; its message is printed as is."""
-
-
-def last_complete_month(today: date | None = None) -> date:
-    from pipeline.transforms.calendar import add_months, month_start
-
-    return add_months(month_start(today or date.today()), -1)
-
-
-def parse_month(text: str) -> date:
-    try:
-        d = date.fromisoformat(text.strip()[:7] + "-01")
-    except ValueError:
-        raise UserError(f"--month must look like 2024-03 (YYYY-MM); got {text!r}.") from None
-    return d
-
-
-def ensure_dagster_home() -> Path:
-    """DAGSTER_HOME, defaulting to .dagster/ in the working directory (what `make ui` serves)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    cfg = home / "dagster.yaml"
-    if not cfg.exists():
-        cfg.write_text(DAGSTER_YAML, encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
-
-
-# Dagster mirrors a run's stdout and stderr through `tail -F` subprocesses (its compute
-# logs). A CLI run prints its own progress from the event log, and those subprocesses
-# inherit the terminal or pipe: when one outlives the run, `pipeline run | tee log` (or a
-# test capturing the output) waits for it forever. CLI runs keep no compute logs; every
-# message of the pipeline is in the run's event log, shown in the UI.
-NO_COMPUTE_LOGS = {
-    "compute_logs": {
-        "module": "dagster._core.storage.noop_compute_log_manager",
-        "class": "NoOpComputeLogManager",
-        "config": {},
-    }
-}
-
-
-def cli_instance(home: Path):
-    """The Dagster instance of $DAGSTER_HOME (its dagster.yaml), without compute logs."""
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=NO_COMPUTE_LOGS))
-
+from pipeline.runs import UserError, last_complete_month, parse_month, run_month
 
 # ---------------------------------------------------------------- sample
 
@@ -106,101 +46,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- run
-
-
-def _failure_messages(result) -> list[str]:
-    messages = []
-    for event in result.all_events:
-        if event.event_type_value != "STEP_FAILURE":
-            continue
-        data = event.step_failure_data
-        text = None
-        if data.user_failure_data is not None and data.user_failure_data.description:
-            text = data.user_failure_data.description
-        elif data.error is not None:
-            err = data.error
-            while err.cause is not None and "DagsterExecutionStepExecutionError" in (err.cls_name or ""):
-                err = err.cause
-            text = (err.message or "").strip()
-        messages.append(f"{event.step_key}: {text or 'failed (see the run in the Dagster UI)'}")
-    return messages
-
-
-def run_month(month: date, select: str | None = None, quiet: bool = False, run_id: str | None = None) -> int:
-    """Materialize the month's assets through Dagster, recorded in the local instance;
-    fails at once if another run holds the warehouse (its run lock)."""
-    from pipeline.resources.warehouse import run_lock
-    from pipeline.settings import load_settings
-
-    with run_lock(load_settings().warehouse_path):
-        return _run_month(month, select, quiet, run_id)
-
-
-def _run_month(month: date, select: str | None = None, quiet: bool = False, run_id: str | None = None) -> int:
-    from dagster import AssetSelection
-    from dagster._core.utils import make_new_run_id
-
-    from pipeline.progress import QUIET_RUN_CONFIG, run_with_progress
-
-    from pipeline.definitions import build_definitions
-    from pipeline.jobs import MONTHLY_CLOSE
-    from pipeline.settings import load_settings
-
-    settings = load_settings()
-    if month < settings.first_month:
-        raise UserError(
-            f"{month:%Y-%m} is before the first month of partitions ({settings.first_month:%Y-%m}); "
-            "set PIPELINE_FIRST_MONTH earlier or pick a later month."
-        )
-    if month > last_complete_month():
-        raise UserError(f"{month:%Y-%m} is not complete yet; the latest month you can run is {last_complete_month():%Y-%m}.")
-    home = ensure_dagster_home()
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(MONTHLY_CLOSE)
-    keys = None
-    if select:
-        try:
-            # Dagster's own parser of "group:..." passes a beta parameter internally.
-            warnings.filterwarnings("ignore", message=".*include_sources.*")
-            selection = AssetSelection.from_string(select)
-            keys = sorted(selection.resolve(defs.resolve_asset_graph()), key=lambda k: k.to_user_string())
-        except Exception as exc:  # the selection grammar raises several error types
-            raise UserError(
-                f"--select {select!r} is not a valid asset selection ({str(exc).splitlines()[0]}). "
-                "Examples: 'group:marts', '*marts/account_health', 'key:staging/accounts'."
-            ) from None
-        if not keys:
-            raise UserError(f"--select {select!r} matches no asset.")
-    partition_key = month.strftime("%Y-%m-%d")
-    if not quiet:
-        print(f"Running {MONTHLY_CLOSE} for {month:%Y-%m} (data: {settings.data_dir}, Dagster home: {home})")
-    started = time.perf_counter()
-    run_id = run_id or make_new_run_id()
-    with cli_instance(home) as instance:
-        result = run_with_progress(
-            instance,
-            run_id,
-            lambda: job.execute_in_process(
-                instance=instance,
-                partition_key=partition_key,
-                asset_selection=keys,
-                raise_on_error=False,
-                run_id=run_id,
-                run_config=QUIET_RUN_CONFIG,
-                tags={"pipeline/trigger": "cli"},
-            ),
-            echo=not quiet,
-        )
-    elapsed = time.perf_counter() - started
-    if not result.success:
-        msgs = _failure_messages(result)
-        raise UserError(
-            f"The run for {month:%Y-%m} failed after {elapsed:.0f}s (run id {result.run_id}). "
-            + (" ".join(msgs) if msgs else "See the run in the Dagster UI.")
-        )
-    if not quiet:
-        print(f"Done in {elapsed:.1f}s (run id {result.run_id}); it is in the Dagster UI (`make ui`).")
-    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -255,9 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not has_files:
         print(f"No landing files in {landing}: writing the sample data first.")
         cmd_sample(
-            argparse.Namespace(
-                accounts=args.accounts, months=args.months, seed=args.seed, out=None, end_month=None
-            )
+            argparse.Namespace(accounts=args.accounts, months=args.months, seed=args.seed, out=None, end_month=None)
         )
     else:
         print(f"Using the landing files already in {landing}.")
@@ -270,18 +113,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from pipeline.store.records import ApprovalError, approve_period
     from pipeline.resources.warehouse import Warehouse
     from pipeline.settings import load_settings
+    from pipeline.store.records import ApprovalError, approve_period
 
     settings = load_settings()
     month = parse_month(args.month)
     try:
-        record = approve_period(Warehouse(settings.warehouse_path), month, args.by)
+        record = approve_period(Warehouse(settings.warehouse_path, ledger_url=settings.ledger_url), month, args.by)
     except ApprovalError as exc:
         raise UserError(str(exc)) from None
-    print(f"{record['approved_by']} approved {record['reports']} client report(s) for {record['period']} "
-          f"(fingerprint {record['manifest_sha256']}).")
+    print(
+        f"{record['approved_by']} approved {record['reports']} client report(s) for {record['period']} "
+        f"(fingerprint {record['manifest_sha256']})."
+    )
     if not settings.require_approval:
         print("Note: PIPELINE_REQUIRE_APPROVAL is off, so deliveries do not wait for approvals.")
     print(f"Send them with: pipeline run --month {record['period']} --select report_deliveries")
@@ -304,8 +149,14 @@ def cmd_resend(args: argparse.Namespace) -> int:
         raise UserError("Could not tell who you are; name yourself with --by NAME.") from None
     try:
         mailer = MailerResource().get(settings)
-        summary = resend_report(Warehouse(settings.warehouse_path), settings, args.account.strip(), month,
-                                mailer, requested_by)
+        summary = resend_report(
+            Warehouse(settings.warehouse_path, ledger_url=settings.ledger_url),
+            settings,
+            args.account.strip(),
+            month,
+            mailer,
+            requested_by,
+        )
     except (ResendError, MailerError) as exc:
         raise UserError(str(exc)) from None
     if summary.failed:
@@ -316,9 +167,191 @@ def cmd_resend(args: argparse.Namespace) -> int:
     for error in summary.errors:
         print(f"warning: {error}", file=sys.stderr)
     where = f" (in {settings.outbox_dir})" if summary.channel == "outbox" else ""
-    print(f"Resent the {summary.period} report of {args.account} to {summary.sent} recipient(s) via "
-          f"{summary.channel}{where}: {', '.join(sorted(summary.recipients))}.")
+    print(
+        f"Resent the {summary.period} report of {args.account} to {summary.sent} recipient(s) via "
+        f"{summary.channel}{where}: {', '.join(sorted(summary.recipients))}."
+    )
     print(f"Recorded in ops.deliveries as kind client_resend, requested by {requested_by}.")
+    return 0
+
+
+# ---------------------------------------------------------------- backups and recovery
+
+
+def _warehouse():
+    from pipeline.resources.warehouse import Warehouse
+    from pipeline.settings import load_settings
+
+    settings = load_settings()
+    return settings, Warehouse(settings.warehouse_path, ledger_url=settings.ledger_url)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pipeline.resources.backups import SnapshotError, find_snapshot
+    from pipeline.resources.ledger import LedgerError
+    from pipeline.resources.warehouse import run_lock
+    from pipeline.store.recovery import restore
+
+    settings, wh = _warehouse()
+    started = time.perf_counter()
+    try:
+        with run_lock(wh.path):
+            snap = find_snapshot(settings.backups_dir, args.from_snapshot)
+            print(f"Restoring the warehouse {wh.path} from {snap.path}")
+            print(f"  the snapshot of {snap.describe()}")
+            print("  checking it: its sha256, then every block ...")
+            restored = restore(wh, settings, snap.name)
+    except (SnapshotError, LedgerError) as exc:
+        raise UserError(str(exc)) from None
+    if restored.set_aside:
+        print(f"  moved the previous file aside (kept, not deleted): {restored.set_aside}")
+    else:
+        print("  there was no warehouse file to move aside")
+    print(f"  copied the ledger's {restored.copies.get('deliveries', 0)} deliveries into ops.deliveries")
+    print(
+        f"Restored in {time.perf_counter() - started:.1f}s from the {snap.month} close. Nothing was sent. "
+        f"Landing files that arrived since are loaded by the next run (pipeline run --month {snap.month}, "
+        "or a later month), which sends only what the ledger has not seen."
+    )
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from dagster._core.utils import make_new_run_id
+
+    from pipeline.jobs import REBUILD
+    from pipeline.resources.ledger import LedgerError
+    from pipeline.resources.warehouse import RECOVERY_TAG, run_lock
+    from pipeline.runs import _run_month, materialization_metadata
+    from pipeline.store.recovery import begin_rebuild, finish_rebuild, last_closed_month
+
+    settings, wh = _warehouse()
+    started = time.perf_counter()
+    try:
+        if args.month:
+            month, why = parse_month(args.month), "as asked"
+        else:
+            last = last_closed_month(wh, settings)
+            if last is None:
+                raise UserError(
+                    "The ledger records no finished monthly close and there is no snapshot, so the last closed month "
+                    "is unknown: name it with --month YYYY-MM."
+                )
+            month, why = parse_month(last), "the last close the ledger records"
+        with run_lock(wh.path):
+            run_id = make_new_run_id()
+            print(
+                f"Rebuilding the warehouse {wh.path} from the landing folder {settings.landing_dir}, "
+                f"up to {month:%Y-%m} ({why})."
+            )
+            aside = begin_rebuild(wh, run_id)
+            print(
+                f"  moved the current file aside (kept, not deleted): {aside}"
+                if aside
+                else "  there was no warehouse file: building a new one"
+            )
+            result = _run_month(month, run_id=run_id, job_name=REBUILD, tags={RECOVERY_TAG: "rebuild"})
+            copies = finish_rebuild(wh)
+    except LedgerError as exc:
+        raise UserError(str(exc)) from None
+    delivered = materialization_metadata(result, "report_deliveries")
+    with wh.connect(read_only=True) as con:
+        files = con.execute("SELECT count(*) FROM ops.loads").fetchall()[0][0]
+    print(
+        f"  loaded {files} landing file(s) again, at the times the ledger remembers; marts recomputed up to "
+        f"{month:%Y-%m}"
+    )
+    print(
+        f"  e-mails sent: {delivered.get('sent', 0)} (already delivered, per the ledger: "
+        f"{delivered.get('already_sent', 0)}); {copies.get('deliveries', 0)} deliveries copied into ops.deliveries"
+    )
+    print(
+        f"Rebuilt in {time.perf_counter() - started:.1f}s."
+        + (f" The previous file is kept at {aside}." if aside else "")
+    )
+    return 0
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from pipeline.resources.ledger import LedgerError
+
+    try:
+        return args.ledger_func(args)
+    except LedgerError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_ledger_status(args: argparse.Namespace) -> int:
+    from pipeline.store.ledger import ledger_for
+
+    _, wh = _warehouse()
+    ledger = ledger_for(wh)
+    meta = ledger.meta()
+    print(f"Ledger: {ledger.display}")
+    print(
+        f"  created {meta.get('created_at', '?')[:19].replace('T', ' ')} UTC ({meta.get('created_by', '?')})"
+        + (f"; took over {meta['taken_over']}" if meta.get("taken_over") else "")
+    )
+    counts = ledger.counts()
+    print("  deliveries: " + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"))
+    closes = ledger.closes()
+    if closes:
+        last = closes[-1]
+        snap = f", snapshot {last['snapshot']}" if last["snapshot"] else ""
+        print(
+            f"  last close: {last['month']} (run {last['run_id'][:8]}, {last['finished_at']:%Y-%m-%d %H:%M} UTC{snap})"
+        )
+    for hold in ledger.holds():
+        print(f"  HELD {hold['period']}: {hold['reason']}")
+    for row in ledger.deliveries(status="sending"):
+        print(
+            f"  UNCERTAIN {row['period']} {row['kind']} {row['account_id'] or '-'} -> {row['recipient']} "
+            f"(key {row['delivery_key'][:16]}): settle with `pipeline ledger settle --key {row['delivery_key'][:16]} "
+            "--by NAME --sent` or `--failed`"
+        )
+    return 0
+
+
+def cmd_ledger_confirm(args: argparse.Namespace) -> int:
+    from pipeline.publish.deliveries import ConfirmError, confirm_period
+
+    settings, wh = _warehouse()
+    try:
+        done = confirm_period(wh, settings, parse_month(args.month), args.by, args.already_sent)
+    except ConfirmError as exc:
+        raise UserError(str(exc)) from None
+    if args.already_sent:
+        print(
+            f"{done.by} confirmed that {done.period} was already delivered: {done.recorded} deliveries recorded "
+            "as sent (channel 'confirmed'); nothing was sent."
+        )
+    else:
+        print(
+            f"{done.by} confirmed that {done.period} was not delivered: the next run sends it "
+            f"(pipeline run --month {done.period} --select report_deliveries)."
+        )
+    return 0
+
+
+def cmd_ledger_settle(args: argparse.Namespace) -> int:
+    from pipeline.publish.deliveries import ConfirmError, settle_delivery
+
+    _, wh = _warehouse()
+    try:
+        row = settle_delivery(wh, args.key, args.sent, args.by)
+    except ConfirmError as exc:
+        raise UserError(str(exc)) from None
+    then = "" if args.sent else " The next run of the month sends it."
+    print(f"Settled the {row['period']} {row['kind']} delivery to {row['recipient']} as {row['status']}.{then}")
+    return 0
+
+
+def cmd_ledger_backup(args: argparse.Namespace) -> int:
+    from pipeline.store.ledger import ledger_for
+
+    _, wh = _warehouse()
+    target = ledger_for(wh).backup_to(Path(args.to))
+    print(f"Wrote a consistent copy of the ledger to {target}.")
     return 0
 
 
@@ -328,8 +361,15 @@ def cmd_resend(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipeline.bench import run_bench
 
-    run_bench(accounts=args.accounts, months=args.months, reports=not args.no_reports, out=args.out,
-              keep=args.keep, compare_executors=not args.no_executor_comparison)
+    run_bench(
+        accounts=args.accounts,
+        months=args.months,
+        reports=not args.no_reports,
+        out=args.out,
+        keep=args.keep,
+        compare_executors=not args.no_executor_comparison,
+        render_cluster=args.render_cluster,
+    )
     return 0
 
 
@@ -376,6 +416,46 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--by", help="who asks for the resend (default: your user name)")
     rs.set_defaults(func=cmd_resend)
 
+    rt = sub.add_parser("restore", help="put the newest (or a named) snapshot of the warehouse back; sends nothing")
+    rt.add_argument(
+        "--from",
+        dest="from_snapshot",
+        metavar="SNAPSHOT",
+        help="a snapshot in data/backups (file name, or YYYY-MM for that close's newest); default: the newest",
+    )
+    rt.set_defaults(func=cmd_restore)
+
+    rb = sub.add_parser("rebuild", help="rebuild the warehouse from the landing folder alone; sends nothing again")
+    rb.add_argument("--month", help="the last closed month, YYYY-MM (default: the last close the ledger records)")
+    rb.set_defaults(func=cmd_rebuild)
+
+    lg = sub.add_parser("ledger", help="the ledger of deliveries: status, confirm a held month, settle, backup")
+    lsub = lg.add_subparsers(dest="ledger_command", required=True, metavar="LEDGER_COMMAND")
+    ls = lsub.add_parser("status", help="where the ledger is, what it holds, held months and uncertain deliveries")
+    ls.set_defaults(func=cmd_ledger, ledger_func=cmd_ledger_status)
+    lc = lsub.add_parser("confirm", help="answer the ledger's hold on a month: was it already delivered?")
+    lc.add_argument("--month", required=True, help="the held month, YYYY-MM")
+    lc.add_argument("--by", required=True, help="who confirms (recorded)")
+    how = lc.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--already-sent",
+        dest="already_sent",
+        action="store_true",
+        help="record the month's deliveries as sent; send nothing",
+    )
+    how.add_argument("--not-sent", dest="already_sent", action="store_false", help="let the next run send them")
+    lc.set_defaults(func=cmd_ledger, ledger_func=cmd_ledger_confirm)
+    lt = lsub.add_parser("settle", help="settle a delivery a stopped run left uncertain ('sending')")
+    lt.add_argument("--key", required=True, help="its delivery key (at least the first 8 characters)")
+    lt.add_argument("--by", required=True, help="who settles it (recorded)")
+    outcome = lt.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--sent", dest="sent", action="store_true", help="it left (the mail server's log says so)")
+    outcome.add_argument("--failed", dest="sent", action="store_false", help="it did not leave: the next run sends it")
+    lt.set_defaults(func=cmd_ledger, ledger_func=cmd_ledger_settle)
+    lb = lsub.add_parser("backup", help="write a consistent copy of a SQLite ledger (for an off-machine backup)")
+    lb.add_argument("--to", required=True, help="the file to write")
+    lb.set_defaults(func=cmd_ledger, ledger_func=cmd_ledger_backup)
+
     d = sub.add_parser("demo", help="sample data if the landing folder is empty, then run the last month")
     d.add_argument("--accounts", type=int, default=200)
     d.add_argument("--months", type=int, default=36)
@@ -388,8 +468,17 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--no-reports", action="store_true", help="skip the report and delivery stages")
     bn.add_argument("--out", default="bench/results.json", help="JSON results file (default bench/results.json)")
     bn.add_argument("--keep", action="store_true", help="keep the temporary data folder")
-    bn.add_argument("--no-executor-comparison", action="store_true",
-                    help="skip timing ingest..health again with Dagster's multiprocess executor")
+    bn.add_argument(
+        "--no-executor-comparison",
+        action="store_true",
+        help="skip timing ingest..health again with Dagster's multiprocess executor",
+    )
+    bn.add_argument(
+        "--render-cluster",
+        metavar="ADDRESS",
+        help="also render the client reports on the Dask scheduler at ADDRESS (tcp://HOST:PORT) "
+        "and compare its reports/s and bytes with the local pool's",
+    )
     bn.set_defaults(func=cmd_bench)
     return p
 

@@ -22,7 +22,9 @@ def _files(part: str) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"code_fingerprint: {part} is not a file or folder of the repository")
-    return sorted(p for p in path.rglob("*") if p.suffix in CODE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts)
+    return sorted(
+        p for p in path.rglob("*") if p.suffix in CODE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts
+    )
 
 
 @cache

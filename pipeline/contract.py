@@ -1,4 +1,4 @@
-"""The input contract (CONTRACT.md) as data.
+"""The input contract as data.
 
 Ingestion, validation, the sample generator, the docs and the tests all read this one
 description, so a column added here is loaded, validated, generated and documented
@@ -18,6 +18,7 @@ class Kind(str, Enum):
     CODE = "code"  # case-insensitive on input, lower-case in the warehouse, from a fixed set
     CURRENCY = "currency"  # ISO 4217, three letters, lower-cased in the warehouse
     DATE = "date"  # YYYY-MM-DD
+    MONTH = "month"  # YYYY-MM (a full YYYY-MM-DD date is read as its month); the first day in the warehouse
     TIMESTAMP = "timestamp"  # ISO 8601, a missing offset means UTC
     MONEY = "money"  # exact decimal, DECIMAL(18,4)
     NUMBER = "number"  # exact decimal used for quantities and rates
@@ -81,6 +82,18 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 SURVEY_TYPES = ("nps", "csat")
 INVOICE_STATUSES = ("draft", "open", "paid", "void", "uncollectible")
 BANDS = ("green", "amber", "red")
+GOAL_DIRECTIONS = ("at_least", "at_most")
+# The columns of marts.account_monthly a goal may name: its numeric columns (the same
+# set as pipeline.transforms.goals.goal_metrics(), which a test holds equal; the first three
+# are the examples a quarantine reason names).
+GOAL_METRICS = (
+    "mrr", "nps_12m", "overdue_amount", "arr", "mrr_previous", "mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churn",
+    "mrr_reactivation", "revenue_trend_3m", "invoiced_net", "invoiced_tax", "collected",
+    "invoiced_net_mom", "invoiced_net_yoy", "nps_responses_12m",
+    "nps_promoters_12m", "nps_detractors_12m", "csat_3m", "csat_responses_3m", "csat_satisfied_3m",
+    "touches_3m", "days_since_last_touch", "tickets_opened", "open_tickets",
+    "open_high_priority_tickets", "open_expansion_pipeline", "days_to_renewal",
+)  # fmt: skip
 
 ACCOUNT = "accounts.account_id"
 
@@ -205,6 +218,35 @@ SOURCES: tuple[Source, ...] = (
             Column("set_by", Kind.TEXT, required=True),
             Column("expires_on", Kind.DATE, required=True),
         ),
+    ),
+    Source(
+        name="account_goals",
+        folder="crm",
+        pattern="account_goals",
+        key=("goal_id",),
+        description=(
+            "Goals agreed with a client: a column of marts.account_monthly, a target, a direction "
+            "and the months it runs from and is due."
+        ),
+        columns=(
+            Column("goal_id", Kind.TEXT, required=True),
+            Column("account_id", Kind.TEXT, required=True, references=ACCOUNT),
+            Column(
+                "metric",
+                Kind.CODE,
+                required=True,
+                codes=GOAL_METRICS,
+                description="a numeric column of marts.account_monthly",
+            ),
+            Column("target", Kind.NUMBER, required=True),
+            Column("direction", Kind.CODE, codes=GOAL_DIRECTIONS, default="at_least"),
+            Column("start_month", Kind.MONTH, required=True),
+            Column("due_month", Kind.MONTH, required=True),
+            Column("owner", Kind.TEXT),
+            Column("description", Kind.TEXT),
+            Column("visible_to_client", Kind.BOOLEAN, default="true"),
+        ),
+        row_rules=("due_not_before_start",),
     ),
     Source(
         name="responses",

@@ -10,7 +10,11 @@ import warnings
 
 import dagster as dg
 
-from pipeline.assets.delivery import build_approval_job, build_delivery_assets, build_resend_job
+from pipeline.assets.alerts import build_alert_assets
+from pipeline.assets.backups import build_snapshot_assets
+from pipeline.assets.books import build_book_assets
+from pipeline.assets.delivery import build_delivery_assets
+from pipeline.assets.forecast import build_forecast_assets
 from pipeline.assets.ingest import build_raw_assets
 from pipeline.assets.leadership import build_leadership_assets
 from pipeline.assets.marts import build_mart_assets
@@ -24,7 +28,7 @@ from pipeline.resources.mailer import MailerResource
 from pipeline.resources.renderer.pool import RendererResource
 from pipeline.resources.warehouse import WarehouseResource
 from pipeline.schedules import build_schedules
-from pipeline.sensors import build_sensors
+from pipeline.sensors import build_alert_sensors, build_sensors
 from pipeline.settings import Settings, load_settings
 
 # Single-run backfills (one run computes a range of months) are a beta parameter in
@@ -41,16 +45,20 @@ def build_definitions(settings: Settings, executor: dg.ExecutorDefinition = dg.i
         *build_raw_assets(),
         *build_staging_assets(),
         *build_mart_assets(partitions),
+        *build_forecast_assets(partitions),
+        *build_alert_assets(partitions),
         *build_quality_assets(partitions),
         *build_report_assets(partitions),
+        *build_book_assets(partitions),
         *build_delivery_assets(partitions),
         *build_leadership_assets(partitions),
     ]
+    assets += build_snapshot_assets(partitions, after=leaf_assets(assets))
     return dg.Definitions(
         assets=assets,
-        jobs=[*jobs.values(), build_approval_job(), build_resend_job()],
+        jobs=list(jobs.values()),
         schedules=build_schedules(jobs[MONTHLY_CLOSE], settings),
-        sensors=build_sensors(jobs[INGEST], settings),
+        sensors=[*build_sensors(jobs[INGEST], settings), *build_alert_sensors(settings)],
         resources={
             "warehouse": WarehouseResource(),
             "settings": SettingsResource(),
@@ -59,6 +67,18 @@ def build_definitions(settings: Settings, executor: dg.ExecutorDefinition = dg.i
         },
         executor=executor,
     )
+
+
+def leaf_assets(assets: list) -> list[dg.AssetKey]:
+    """The assets nothing else depends on: the last steps of a close (the snapshot waits for them)."""
+    keys: set[dg.AssetKey] = set()
+    upstream: set[dg.AssetKey] = set()
+    for a in assets:
+        if isinstance(a, dg.AssetsDefinition) and not isinstance(a, dg.AssetChecksDefinition):
+            keys |= set(a.keys)
+            for deps in a.asset_deps.values():
+                upstream |= set(deps)
+    return sorted(keys - upstream, key=lambda k: k.to_user_string())
 
 
 @dg.definitions

@@ -95,8 +95,7 @@ def read_landing_file(file: LandingFile, source: Source) -> tuple[pl.DataFrame, 
     raw = file.path.read_bytes()
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise LandingFileError(
-            f"{where} is UTF-16 text, not UTF-8. Export it as CSV in UTF-8 and drop it in the "
-            "landing folder again."
+            f"{where} is UTF-16 text, not UTF-8. Export it as CSV in UTF-8 and drop it in the landing folder again."
         )
     try:
         text = raw.decode("utf-8-sig")
@@ -106,9 +105,7 @@ def read_landing_file(file: LandingFile, source: Source) -> tuple[pl.DataFrame, 
             "Export it as CSV in UTF-8 and drop it in the landing folder again."
         ) from None
     if "\x00" in text[:4096]:
-        raise LandingFileError(
-            f"{where} looks binary (or UTF-16 text), not a CSV file. Export it as CSV in UTF-8."
-        )
+        raise LandingFileError(f"{where} looks binary (or UTF-16 text), not a CSV file. Export it as CSV in UTF-8.")
     if "\r" in text:
         # Windows (\r\n), old Mac (\r) and mixed line endings: one line break for the reader.
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -128,9 +125,7 @@ def read_landing_file(file: LandingFile, source: Source) -> tuple[pl.DataFrame, 
 
     # The reader renames a repeated header to "<name>_duplicated_<n>": count it as <name>.
     first_name = {c: re.sub(r"_duplicated_\d+$", "", c) for c in frame.columns}
-    names = {
-        c: normalise_header(first_name[c] if first_name[c] in frame.columns else c) for c in frame.columns
-    }
+    names = {c: normalise_header(first_name[c] if first_name[c] in frame.columns else c) for c in frame.columns}
     present = set(names.values())
     missing = [c for c in source.required_columns if c not in present]
     if missing:
@@ -148,9 +143,7 @@ def read_landing_file(file: LandingFile, source: Source) -> tuple[pl.DataFrame, 
     found = list(names.values())
     duplicates = [c for c in source.column_names if found.count(c) > 1]
     if duplicates:
-        raise LandingFileError(
-            f"{where} has the column(s) {', '.join(duplicates)} more than once; keep one of each."
-        )
+        raise LandingFileError(f"{where} has the column(s) {', '.join(duplicates)} more than once; keep one of each.")
     extra = sorted(present - set(source.column_names))
     column_of = {v: k for k, v in names.items() if v in source.column_names}
     frame = frame.select(

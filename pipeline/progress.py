@@ -43,9 +43,7 @@ def describe(event: Any) -> str | None:
     return None
 
 
-def run_with_progress(
-    instance: dg.DagsterInstance, run_id: str, execute: Callable[[], Any], echo: bool = True
-) -> Any:
+def run_with_progress(instance: dg.DagsterInstance, run_id: str, execute: Callable[[], Any], echo: bool = True) -> Any:
     """Run ``execute`` in a thread and print progress lines from the event log meanwhile."""
     box: dict[str, Any] = {}
 

@@ -83,3 +83,102 @@ def build_sensors(ingest_job: dg.UnresolvedAssetJobDefinition, settings: Setting
         return request
 
     return [landing_folder_sensor]
+
+
+# ---------------------------------------------------------------- operator alerts
+
+ALERT_TRIGGER_TAGS = (("dagster/schedule_name", "the schedule"), ("dagster/sensor_name", "the sensor"))
+PARTITION_TAG = "dagster/partition"
+
+
+def _innermost(error) -> str:
+    """The message of the error that caused a Dagster error (resource and step wrappers
+    name only themselves), on one line."""
+    err = error
+    while (
+        err is not None
+        and getattr(err, "cause", None) is not None
+        and ((err.cls_name or "").startswith("Dagster") or "Dagster" in (err.cls_name or ""))
+    ):
+        err = err.cause
+    text = (getattr(err, "message", "") or "").strip()
+    return " ".join(text.split())
+
+
+def failure_alert(instance: dg.DagsterInstance, run: dg.DagsterRun, failure_event=None):
+    """The operator alert for a failed run started by a schedule or a sensor, or None (a
+    run an operator started, who saw it fail)."""
+    from pipeline.reporting.operator_alerts import FAILED, OperatorAlert
+
+    trigger = next((f"{label} {run.tags[tag]}" for tag, label in ALERT_TRIGGER_TAGS if run.tags.get(tag)), None)
+    if trigger is None:
+        return None
+    steps = []
+    for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        event = entry.dagster_event
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            message = data.user_failure_data.description
+        else:
+            message = _innermost(data.error) if data.error is not None else ""
+        steps.append(((event.step_key or "").replace("__", "/"), message or "failed (see the run in the Dagster UI)"))
+    reason = None
+    if not steps:  # failed before any step: a resource (the warehouse check) or the run itself
+        for entry in instance.all_logs(
+            run.run_id, of_type={dg.DagsterEventType.RESOURCE_INIT_FAILURE, dg.DagsterEventType.RUN_FAILURE}
+        ):
+            data = entry.dagster_event.event_specific_data
+            error = getattr(data, "error", None)
+            if error is not None:
+                reason = _innermost(error)
+                break
+        if reason is None and failure_event is not None:
+            reason = failure_event.message
+        reason = f"the run failed before any step: {reason or 'see the run in the Dagster UI'}"
+    partition = run.tags.get(PARTITION_TAG) or ""
+    return OperatorAlert(
+        run_id=run.run_id,
+        job=run.job_name,
+        problem=FAILED,
+        month=partition[:7] or None,
+        trigger=trigger,
+        failed_steps=tuple(steps),
+        reason=reason,
+    )
+
+
+def build_alert_sensors(settings: Settings) -> list:
+    @dg.run_failure_sensor(
+        name="operator_alert_sensor",
+        minimum_interval_seconds=30,
+        default_status=(
+            dg.DefaultSensorStatus.RUNNING if settings.operator_recipients else dg.DefaultSensorStatus.STOPPED
+        ),
+        description=(
+            "E-mails PIPELINE_OPERATOR_RECIPIENTS (once per run) when a run started by a schedule or a sensor "
+            "fails: the month, the failed step and what to do. Runs by default when recipients are set."
+        ),
+    )
+    def operator_alert_sensor(context: dg.RunFailureSensorContext):
+        from pipeline.publish.operator_alerts import send_operator_alert
+        from pipeline.resources.mailer import MailerResource
+        from pipeline.resources.warehouse import Warehouse
+
+        alert = failure_alert(context.instance, context.dagster_run, context.failure_event)
+        if alert is None:
+            return dg.SkipReason(f"run {context.dagster_run.run_id} was not started by a schedule or a sensor")
+        s = load_settings()
+        if not s.operator_recipients:
+            return dg.SkipReason("PIPELINE_OPERATOR_RECIPIENTS is empty: nobody to tell")
+        outcome = send_operator_alert(
+            Warehouse(s.warehouse_path, ledger_url=s.ledger_url), s, MailerResource().get(s), alert
+        )
+        for error in outcome.errors:
+            context.log.warning(f"operator alert: {error}")
+        context.log.info(
+            f"operator alert for run {alert.run_id}: sent to {len(outcome.sent)}, "
+            f"already sent to {len(outcome.already)}"
+        )
+        return None
+
+    return [operator_alert_sensor]

@@ -1,7 +1,7 @@
 """Raw assets: one per source, loading new landing files as delivered, with lineage."""
 
-
 from datetime import UTC, datetime
+from typing import Any
 
 from dagster import (
     AssetCheckSpec,
@@ -16,9 +16,9 @@ from dagster import (
 
 from pipeline.checks import check_freshness
 from pipeline.contract import SOURCES, Source
-from pipeline.store.loading import load_new_files
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource
+from pipeline.store.loading import load_new_files
 
 OWNERS = ["team:data-platform"]
 
@@ -46,12 +46,10 @@ def build_raw_asset(source: Source) -> AssetsDefinition:
             "loaded once, identified by its content hash."
         ),
     )
-    def _raw(
-        context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
-    ):
+    def _raw(context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource):
         cfg = settings.get()
         report = load_new_files(warehouse.get(), cfg.landing_dir, source, run_id=context.run.run_id)
-        metadata = {
+        metadata: dict[str, Any] = {
             "files_seen": report.files_seen,
             "files_loaded": len(report.files_loaded),
             "files_already_loaded": len(report.files_skipped),

@@ -3,21 +3,20 @@
 A materialization of month M recomputes every month up to M from staging (cheap, and
 history stays consistent after a corrected export) and replaces the rows with
 ``month <= M`` in one transaction, so a rerun of M changes nothing and a crash changes
-nothing either.
+nothing either. When nothing a month is built from has changed, the stored rows are
+kept (``pipeline.store.marts.build_or_reuse``).
 """
 
-
-from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
 from dagster import (
     AssetCheckSpec,
-    BackfillPolicy,
-    AssetMaterialization,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
@@ -25,22 +24,34 @@ from dagster import (
 )
 
 from pipeline import checks
-from pipeline.store import fingerprints
 from pipeline.assets.ingest import OWNERS
-from pipeline.store.loading import read_staging
 from pipeline.metadata import md, md_record
-from pipeline.partitions import month_of_partition
+from pipeline.partitions import record_rewritten_months, reporting_month
 from pipeline.resources.config import SettingsResource
-from pipeline.resources.warehouse import Warehouse, WarehouseResource, arrow
-from pipeline.schemas import ACCOUNT_MONTHLY, PORTFOLIO_MONTHLY, QUARANTINE
+from pipeline.resources.warehouse import WarehouseResource
+from pipeline.schemas import ACCOUNT_FORECAST, ACCOUNT_MONTHLY, PORTFOLIO_MONTHLY
+from pipeline.store.loading import read_staging
+from pipeline.store.marts import (
+    Build,
+    Computed,
+    build_or_reuse,
+    first_billing_month,
+    mart_inputs,
+    read_months,
+    read_months_as_stored,
+)
 from pipeline.transforms.account_monthly import build_account_monthly
 from pipeline.transforms.calendar import add_months
+from pipeline.transforms.forecast import expansion_win_rate, portfolio_forecast
 from pipeline.transforms.health import account_health, account_health_schema
 from pipeline.transforms.portfolio import portfolio_monthly
 
 ACCOUNT_MONTHLY_KEY = AssetKey(["marts", "account_monthly"])
 ACCOUNT_HEALTH_KEY = AssetKey(["marts", "account_health"])
 PORTFOLIO_MONTHLY_KEY = AssetKey(["marts", "portfolio_monthly"])
+# The looking-ahead marts (pipeline.assets.forecast); portfolio_monthly reads the forecast.
+BAND_RETENTION_KEY = AssetKey(["marts", "band_retention"])
+ACCOUNT_FORECAST_KEY = AssetKey(["marts", "account_forecast"])
 
 KPI_SOURCES = (
     "accounts",
@@ -54,118 +65,22 @@ KPI_SOURCES = (
 )
 
 
+# The sources whose records account_monthly quarantines (stage "marts") for a missing rate.
+FX_QUARANTINE_SOURCES = ("subscriptions", "invoices", "opportunities")
+
 # Free text no KPI reads: most of the bytes of the largest tables.
 UNUSED_TEXT = {"activities": ("subject",), "tickets": ("subject",), "responses": ("comment",)}
 
 
-def reporting_month(context: AssetExecutionContext) -> date:
-    """The partition's month; for a single-run backfill of a range, its last month."""
-    if context.has_partition_key_range:
-        return month_of_partition(context.partition_key_range.end)
-    return month_of_partition(context.partition_key)
+def report_build(context: AssetExecutionContext, name: str, build: Build, month: date) -> None:
+    """Log a reused build; mark the earlier months a recomputed build rewrote as materialized."""
+    if build.recomputed:
+        record_rewritten_months(context, build.frame, month)
+    else:
+        context.log.info(f"{name}: inputs unchanged since the last build of this month; rows kept")
 
 
-def read_months(wh: Warehouse, table: str, month: date, schema: pl.Schema) -> pl.DataFrame:
-    """A mart's rows up to the month, typed; an empty frame of the schema before the first run."""
-    frame = wh.table(table, where_month_le=month)
-    return pl.DataFrame(schema=schema) if frame.is_empty() else frame.cast(schema)
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """What a mart for one month is built from (see pipeline.store.fingerprints)."""
-
-    asset: str
-    month: date
-    fingerprint: str
-
-    def unchanged(self, wh: Warehouse, recompute: bool) -> fingerprints.Built | None:
-        """The stored state when the table already holds exactly this build, else None."""
-        if recompute:
-            return None
-        with wh.connect() as con:
-            built = fingerprints.read(con, self.asset)
-        return built if built is not None and built.matches(self.month, self.fingerprint) else None
-
-    def record(self, con, counts: dict) -> None:
-        fingerprints.record(con, self.asset, self.month, self.fingerprint, counts)
-
-
-def mart_inputs(wh: Warehouse, asset: str, month: date, settings: dict, reads: list[str]) -> Inputs:
-    """The fingerprint of a mart month: its settings and the state of every table it reads."""
-    with wh.connect() as con:
-        tokens = {r: fingerprints.token(con, r) for r in reads}
-    return Inputs(asset, month, fingerprints.fingerprint(fingerprints.MART_CODE, asset, month, settings, tokens))
-
-
-def write_months(
-    wh: Warehouse, table: str, frame: pl.DataFrame, month: date, inputs: Inputs | None = None, counts: dict | None = None
-) -> None:
-    with wh.connect() as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            Warehouse.replace_rows(con, table, frame, "month <= ?", [month])
-            if inputs is not None:
-                inputs.record(con, counts or {})
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-
-
-def write_months_and_quarantine(
-    wh: Warehouse,
-    table: str,
-    frame: pl.DataFrame,
-    month: date,
-    rejects: pl.DataFrame,
-    inputs: Inputs | None = None,
-    counts: dict | None = None,
-) -> None:
-    """Replace the months and this stage's quarantine rows together, or neither."""
-    with wh.connect() as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            Warehouse.replace_rows(con, table, frame, "month <= ?", [month])
-            con.execute("DELETE FROM ops.quarantine WHERE stage = 'marts'")
-            con.register("_q", arrow(rejects.cast(QUARANTINE)))
-            con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
-            con.unregister("_q")
-            if inputs is not None:
-                inputs.record(con, counts or {})
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-
-
-def record_rewritten_months(context: AssetExecutionContext, frame: pl.DataFrame, month: date) -> None:
-    """Mark the earlier months this run rewrote as materialized partitions too.
-
-    A run for month M replaces every month up to M, so those partitions do hold current
-    data; without these events the UI would show them as missing.
-    """
-    partitions = context.assets_def.partitions_def
-    if partitions is None or frame.is_empty():
-        return
-    # Months of this run's own partition (range) are recorded by Dagster itself.
-    first_of_run = (
-        month_of_partition(context.partition_key_range.start) if context.has_partition_key_range else month
-    )
-    valid = set(partitions.get_partition_keys())
-    for m in sorted(set(frame["month"].to_list())):
-        key = m.strftime("%Y-%m-%d")
-        if m < first_of_run and key in valid:
-            context.log_event(
-                AssetMaterialization(
-                    asset_key=context.asset_key,
-                    partition=key,
-                    metadata={"rewritten_by_partition": month.isoformat(), "rows": int((frame["month"] == m).sum())},
-                )
-            )
-
-
-def _month_meta(frame: pl.DataFrame, month: date) -> dict:
+def month_meta(frame: pl.DataFrame, month: date) -> dict:
     this = frame.filter(pl.col("month") == month)
     return {
         "dagster/row_count": frame.height,
@@ -176,7 +91,7 @@ def _month_meta(frame: pl.DataFrame, month: date) -> dict:
 
 
 def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
-    common = dict(
+    common: dict[str, Any] = dict(
         group_name="marts",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
@@ -195,55 +110,70 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
             ("one_row_per_account_month", "No two rows share account_id and month."),
             ("mrr_never_null", "Every row in range has an MRR (0 when nothing is active)."),
             ("months_complete", "Every account has every month from its first to the reporting month."),
-            ("account_mrr_bridge", "Per account and month: mrr = previous + new + reactivation + expansion - contraction - churn, to the cent."),
+            (
+                "account_mrr_bridge",
+                "Per account and month: mrr = previous + new + reactivation + expansion - contraction - churn, to the cent.",
+            ),
         ),
         deps=[AssetKey(["staging", s]) for s in KPI_SOURCES],
         description=(
             "One row per account and month, from the account's first month with data to the "
             "reporting month: MRR and its five movements, invoicing, collections, overdue, "
-            "NPS/CSAT, touches, tickets, expansion pipeline, days to renewal (METRICS.md). "
+            "NPS/CSAT, touches, tickets, expansion pipeline, days to renewal (docs/metrics.md). "
             "Money in the reporting currency."
         ),
         **common,
     )
-    def account_monthly(
-        context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
-    ):
+    def account_monthly(context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource):
         wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
         inputs = mart_inputs(
-            wh, "marts/account_monthly", month, {"reporting_currency": cfg.reporting_currency},
+            wh,
+            "marts/account_monthly",
+            month,
+            {"reporting_currency": cfg.reporting_currency},
             [f"staging/{name}" for name in KPI_SOURCES],
         )
-        built = inputs.unchanged(wh, cfg.recompute_unchanged)
-        if built is not None:
-            frame = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
-            rejected = built.counts.get("rows_quarantined_missing_fx", 0)
-            context.log.info("account_monthly: inputs unchanged since the last build of this month; rows kept")
-        else:
+
+        def compute() -> Computed:
             staged = {name: read_staging(wh, name, drop=UNUSED_TEXT.get(name, ())) for name in KPI_SOURCES}
-            result = build_account_monthly(
-                **staged, reporting_month=month, reporting_currency=cfg.reporting_currency
-            )
-            del staged
-            frame = result.frame.cast(ACCOUNT_MONTHLY)
-            rejected = result.rejects.height
-            write_months_and_quarantine(
-                wh, "marts.account_monthly", frame, month, result.rejects,
-                inputs, {"rows_quarantined_missing_fx": rejected},
-            )
-            record_rewritten_months(context, frame, month)
+            result = build_account_monthly(**staged, reporting_month=month, reporting_currency=cfg.reporting_currency)
+            return Computed(result.frame, {"rows_quarantined_missing_fx": result.rejects.height}, result.rejects)
+
+        build = build_or_reuse(
+            wh,
+            "marts.account_monthly",
+            month,
+            inputs,
+            ACCOUNT_MONTHLY,
+            compute,
+            cfg.recompute_unchanged,
+            quarantine_sources=FX_QUARANTINE_SOURCES,
+        )
+        report_build(context, "account_monthly", build, month)
+        frame, rejected = build.frame, build.counts.get("rows_quarantined_missing_fx", 0)
         this = frame.filter(pl.col("month") == month)
         yield MaterializeResult(
             metadata={
-                **_month_meta(frame, month),
-                "recomputed": built is None,
+                **month_meta(frame, month),
+                "recomputed": build.recomputed,
                 "mrr": MetadataValue.float(float(this["mrr"].sum() or 0)),
                 "customers": int(this["is_customer"].sum() or 0),
                 "rows_quarantined_missing_fx": rejected,
-                "preview": md(this.sort("mrr", descending=True).select(
-                    "account_id", "mrr", "mrr_new", "mrr_expansion", "mrr_contraction",
-                    "mrr_churn", "mrr_reactivation", "nps_12m", "overdue_amount",
-                ).head(5)),
+                "preview": md(
+                    this.sort("mrr", descending=True)
+                    .select(
+                        "account_id",
+                        "mrr",
+                        "mrr_new",
+                        "mrr_expansion",
+                        "mrr_contraction",
+                        "mrr_churn",
+                        "mrr_reactivation",
+                        "nps_12m",
+                        "overdue_amount",
+                    )
+                    .head(5)
+                ),
             }
         )
         yield checks.check_unique(frame, ["account_id", "month"], "one_row_per_account_month")
@@ -269,28 +199,34 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         ),
         **common,
     )
-    def account_health_asset(
-        context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
-    ):
+    def account_health_asset(context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource):
         wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
         inputs = mart_inputs(
-            wh, "marts/account_health", month, {"health": repr(cfg.health)},
+            wh,
+            "marts/account_health",
+            month,
+            {"health": repr(cfg.health)},
             ["marts/account_monthly", "staging/health_overrides"],
         )
-        built = inputs.unchanged(wh, cfg.recompute_unchanged)
-        schema = account_health_schema(cfg.health)
-        if built is not None:
-            health = read_months(wh, "marts.account_health", month, schema)
-            context.log.info("account_health: inputs unchanged since the last build of this month; rows kept")
-        else:
+
+        def compute() -> Computed:
             monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
             overrides = read_staging(wh, "health_overrides")
-            health = account_health(monthly, overrides, cfg.health).cast(schema)
-            del monthly
-            write_months(wh, "marts.account_health", health, month, inputs)
-            record_rewritten_months(context, health, month)
+            return Computed(account_health(monthly, overrides, cfg.health))
+
+        build = build_or_reuse(
+            wh,
+            "marts.account_health",
+            month,
+            inputs,
+            account_health_schema(cfg.health),
+            compute,
+            cfg.recompute_unchanged,
+        )
+        report_build(context, "account_health", build, month)
+        health = build.frame
         yield MaterializeResult(
-            metadata={**_month_meta(health, month), "recomputed": built is None, **health_metadata(health, month)}
+            metadata={**month_meta(health, month), "recomputed": build.recomputed, **health_metadata(health, month)}
         )
         yield checks.check_score_range(health, "score_in_range")
         yield checks.check_change_split(
@@ -302,14 +238,23 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         key=PORTFOLIO_MONTHLY_KEY,
         check_specs=specs(
             PORTFOLIO_MONTHLY_KEY,
-            ("mrr_bridge", "Per grouping and month: mrr_end = mrr_start + new + reactivation + expansion - contraction - churn, to the cent."),
+            (
+                "mrr_bridge",
+                "Per grouping and month: mrr_end = mrr_start + new + reactivation + expansion - contraction - churn, to the cent.",
+            ),
             ("one_row_per_group_month", "No two rows share month, grouping and group_value."),
+            (
+                "committed_mrr_adds_up",
+                "Per grouping and month: cmrr_3m, cmrr_12m and expected_mrr_3m equal the sum of the accounts' values in marts.account_forecast, to the cent.",
+            ),
         ),
-        deps=[ACCOUNT_MONTHLY_KEY, ACCOUNT_HEALTH_KEY],
+        deps=[ACCOUNT_MONTHLY_KEY, ACCOUNT_HEALTH_KEY, ACCOUNT_FORECAST_KEY, AssetKey(["staging", "opportunities"])],
         description=(
             "One row per month and grouping (all, tier, segment, account manager): MRR bridge, "
             "customers, logo retention, NRR/GRR over 1 and 12 months, ARPA, churn rate, LTV, "
-            "pooled NPS/CSAT and health band counts."
+            "pooled NPS/CSAT, health band counts, and looking ahead: committed MRR at M+3 and "
+            "M+12, expected MRR at M+3, the error of the forecast made three months earlier, "
+            "renewal MRR due and at risk, and the weighted expansion pipeline."
         ),
         **common,
     )
@@ -318,36 +263,66 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
     ):
         wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
         inputs = mart_inputs(
-            wh, "marts/portfolio_monthly", month, {"gross_margin": cfg.gross_margin},
+            wh,
+            "marts/portfolio_monthly",
+            month,
+            {"gross_margin": cfg.gross_margin},
             # the first billing month comes from staged subscriptions and invoices
-            ["marts/account_monthly", "marts/account_health", "staging/subscriptions", "staging/invoices"],
+            [
+                "marts/account_monthly",
+                "marts/account_health",
+                "staging/subscriptions",
+                "staging/invoices",
+                "marts/account_forecast",
+                "staging/opportunities",
+            ],
         )
-        built = inputs.unchanged(wh, cfg.recompute_unchanged)
-        if built is not None:
-            frame = read_months(wh, "marts.portfolio_monthly", month, PORTFOLIO_MONTHLY)
-            context.log.info("portfolio_monthly: inputs unchanged since the last build of this month; rows kept")
-        else:
+
+        def compute() -> Computed:
             monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
-            health = wh.table("marts.account_health", where_month_le=month)
-            first = wh.query("marts/first_billing_month")["first_month"][0]
-            frame = portfolio_monthly(
-                monthly,
-                None if health.is_empty() else health,
-                gross_margin=cfg.gross_margin,
-                first_billing_month=first,
-            ).cast(PORTFOLIO_MONTHLY)
-            del monthly, health
-            write_months(wh, "marts.portfolio_monthly", frame, month, inputs)
-            record_rewritten_months(context, frame, month)
+            health = read_months_as_stored(wh, "marts.account_health", month)
+            first = first_billing_month(wh)
+            forecast = read_months(wh, "marts.account_forecast", month, ACCOUNT_FORECAST)
+            wins = expansion_win_rate(read_staging(wh, "opportunities"), monthly["month"].unique().to_list())
+            return Computed(
+                portfolio_monthly(
+                    monthly,
+                    health,
+                    gross_margin=cfg.gross_margin,
+                    first_billing_month=first,
+                    forecast=portfolio_forecast(forecast, monthly, wins),
+                )
+            )
+
+        build = build_or_reuse(
+            wh, "marts.portfolio_monthly", month, inputs, PORTFOLIO_MONTHLY, compute, cfg.recompute_unchanged
+        )
+        report_build(context, "portfolio_monthly", build, month)
+        frame = build.frame
         total = frame.filter((pl.col("month") == month) & (pl.col("grouping") == "all"))
         yield MaterializeResult(
             metadata={
-                **_month_meta(frame, month),
-                "recomputed": built is None,
+                **month_meta(frame, month),
+                "recomputed": build.recomputed,
                 "summary": md_record(
                     total.select(
-                        "mrr_start", "mrr_end", "customers_end", "nrr_1m", "grr_1m",
-                        "nrr_12m", "grr_12m", "logo_retention_12m", "arpa", "ltv",
+                        "mrr_start",
+                        "mrr_end",
+                        "customers_end",
+                        "nrr_1m",
+                        "grr_1m",
+                        "nrr_12m",
+                        "grr_12m",
+                        "logo_retention_12m",
+                        "arpa",
+                        "ltv",
+                        "cmrr_3m",
+                        "cmrr_12m",
+                        "expected_mrr_3m",
+                        "forecast_error_3m",
+                        "renewal_mrr_due_3m",
+                        "renewal_mrr_at_risk_3m",
+                        "weighted_expansion_pipeline",
                     )
                 ),
             }
@@ -356,6 +331,12 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
             frame, start="mrr_start", end="mrr_end", keys=["month", "grouping", "group_value"], name="mrr_bridge"
         )
         yield checks.check_unique(frame, ["month", "grouping", "group_value"], "one_row_per_group_month")
+        yield checks.check_group_sums(
+            read_months(wh, "marts.account_forecast", month, ACCOUNT_FORECAST),
+            frame,
+            ["cmrr_3m", "cmrr_12m", "expected_mrr_3m"],
+            "committed_mrr_adds_up",
+        )
 
     return [account_monthly, account_health_asset, portfolio_monthly_asset]
 

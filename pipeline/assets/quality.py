@@ -1,13 +1,13 @@
-"""The data-quality report: every quarantined value, for the person who fixes the exports."""
+"""The data-quality report: every quarantined value, for the person who fixes the exports.
 
-from datetime import UTC, datetime
+Thin: the work is ``pipeline.publish.quality_report.produce_quality_report``.
+"""
 
-import polars as pl
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     AssetKey,
     AssetsDefinition,
+    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
@@ -15,26 +15,13 @@ from dagster import (
 )
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.assets.marts import ACCOUNT_MONTHLY_KEY, reporting_month
+from pipeline.assets.marts import ACCOUNT_MONTHLY_KEY
 from pipeline.contract import SOURCES
 from pipeline.metadata import md
-from pipeline.reporting.quality import build_context, source_summary
-from pipeline.store.pack_inputs import table_stats
-from pipeline.files import atomic_write
-from pipeline.resources.renderer.worker import TEMPLATES_DIR, make_environment
+from pipeline.partitions import reporting_month
+from pipeline.publish.quality_report import produce_quality_report
 from pipeline.resources.config import SettingsResource
-from pipeline.resources.warehouse import Warehouse, WarehouseResource
-
-
-def source_counts(wh: Warehouse) -> pl.DataFrame:
-    """Rows loaded (raw) and staged per source, 0 for a source never loaded."""
-    with wh.connect() as con:
-        stats = table_stats(con)
-    return stats.select(
-        "source",
-        pl.col("raw_rows").fill_null(0).cast(pl.Int64).alias("rows_in"),
-        pl.col("staging_rows").fill_null(0).cast(pl.Int64).alias("rows_staged"),
-    )
+from pipeline.resources.warehouse import WarehouseResource
 
 
 def build_quality_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
@@ -55,28 +42,16 @@ def build_quality_assets(partitions_def: PartitionsDefinition) -> list[AssetsDef
     def data_quality_report(
         context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
     ) -> MaterializeResult:
-        wh, cfg, month = warehouse.get(), settings.get(), reporting_month(context)
-        quarantine = wh.query("ops/quarantine_all")
-        counts = source_counts(wh)
-        page = build_context(
-            month=month,
-            generated_at=datetime.now(UTC),
-            counts=counts,
-            quarantine=quarantine,
-            company_name=cfg.branding.company_name,
-        )
-        html = make_environment(TEMPLATES_DIR).get_template("ops/data_quality.html").render(**page)
-        folder = cfg.reports_dir / f"{month:%Y-%m}"
-        html_path, csv_path = folder / "data-quality.html", folder / "quarantine.csv"
-        atomic_write([(html_path, html.encode("utf-8")), (csv_path, quarantine.write_csv().encode("utf-8"))])
-        summary = source_summary(counts, quarantine)
+        report = produce_quality_report(warehouse.get(), settings.get(), reporting_month(context))
         return MaterializeResult(
             metadata={
-                "path": MetadataValue.path(str(html_path)),
-                "csv": MetadataValue.path(str(csv_path)),
-                "rows_quarantined": int(summary["rows_quarantined"].sum()),
-                "problems": quarantine.height,
-                "by_source": md(summary.select("source", "rows_in", "rows_staged", "rows_quarantined", "problems"), 20),
+                "path": MetadataValue.path(str(report.html_path)),
+                "csv": MetadataValue.path(str(report.csv_path)),
+                "rows_quarantined": report.rows_quarantined,
+                "problems": report.problems,
+                "by_source": md(
+                    report.summary.select("source", "rows_in", "rows_staged", "rows_quarantined", "problems"), 20
+                ),
             }
         )
 

@@ -5,7 +5,6 @@ building, change detection, manifest) and the renderer resource (a pool of warm
 WeasyPrint workers).
 """
 
-
 from datetime import date
 
 from dagster import (
@@ -27,7 +26,13 @@ from pipeline.resources.warehouse import WarehouseResource
 
 OWNERS = ["team:account-management"]
 CLIENT_REPORTS_KEY = AssetKey("client_reports")
-UPSTREAM = (AssetKey(["marts", "account_monthly"]), AssetKey(["marts", "account_health"]))
+UPSTREAM = (
+    AssetKey(["marts", "account_monthly"]),
+    AssetKey(["marts", "account_health"]),
+    # "Goals we agreed" and "Looking ahead"
+    AssetKey(["marts", "account_goals"]),
+    AssetKey(["marts", "account_forecast"]),
+)
 
 
 def partition_months(context: AssetExecutionContext) -> list[date]:
@@ -74,10 +79,9 @@ def build_report_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefi
     ) -> MaterializeResult:
         s = settings.get()
         wh = warehouse.get()
-        pool = renderer.get(s.render_workers)
+        pool = renderer.get(s.render_workers, s.render_cluster)
         summaries = [
-            produce_client_reports(wh, s, month, pool, run_id=context.run.run_id)
-            for month in partition_months(context)
+            produce_client_reports(wh, s, month, pool, run_id=context.run.run_id) for month in partition_months(context)
         ]
         for summary in summaries:
             for account_id, error in summary.failures:

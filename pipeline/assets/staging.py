@@ -1,6 +1,5 @@
 """Staging assets: typed, validated, latest version per key; rejects go to quarantine."""
 
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -14,11 +13,12 @@ from dagster import (
 
 from pipeline.assets.ingest import OWNERS, raw_key
 from pipeline.checks import check_quarantine_rate, check_unique
-from pipeline.resources.config import SettingsResource
-from pipeline.contract import SOURCES, Source, source as source_by_name
-from pipeline.store.loading import stage, top_reasons
+from pipeline.contract import SOURCES, Source
+from pipeline.contract import source as source_by_name
 from pipeline.metadata import md
+from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource
+from pipeline.store.loading import stage, top_reasons
 
 
 def staging_key(source: Source) -> AssetKey:
@@ -60,9 +60,7 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
             "break the contract are in ops.quarantine with file, row, column and reason."
         ),
     )
-    def _staging(
-        context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
-    ):
+    def _staging(context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource):
         wh, cfg = warehouse.get(), settings.get()
         result = stage(wh, source, recompute=cfg.recompute_unchanged)
         rate = result.rows_quarantined / result.rows_in if result.rows_in else 0.0
@@ -72,9 +70,7 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
         else:
             preview = result.frame.head(5)
         if result.rows_quarantined:
-            context.log.warning(
-                f"{result.rows_quarantined} {source.name} row(s) quarantined; see ops.quarantine"
-            )
+            context.log.warning(f"{result.rows_quarantined} {source.name} row(s) quarantined; see ops.quarantine")
         balanced = result.rows_in == result.rows_staged + result.rows_quarantined + result.rows_superseded
         yield MaterializeResult(
             metadata={

@@ -11,22 +11,23 @@ account ``''``), which is what a delivery step reads.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from pipeline.publish.client_reports import RendersDocuments
-from pipeline.resources.renderer.fingerprint import RENDER_CODE, input_hash, render_fingerprint
-from pipeline.reporting.pack.leadership import (
-    CHART_BUILDER, TEMPLATE, build_leadership_context, pack_paths, summary_markdown,
-)
-from pipeline.store.pack_inputs import load_leadership_inputs
 from pipeline.files import intact
-from pipeline.resources.renderer.worker import RenderJob
-from pipeline.store.records import OK_STATUSES, read_manifest, replace_manifest, utcnow, recorded_files
+from pipeline.publish.client_reports import RendersDocuments
+from pipeline.reporting.naming import pack_paths
+from pipeline.reporting.pack.context import CHART_BUILDER, TEMPLATE, build_leadership_context
+from pipeline.reporting.pack.markdown import summary_markdown
+from pipeline.resources.renderer.fingerprint import RENDER_CODE, input_hash, render_fingerprint
+from pipeline.resources.renderer.worker import RenderJob, write_rendered
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
+from pipeline.store.pack_inputs import load_leadership_inputs
+from pipeline.store.records import OK_STATUSES, read_manifest, recorded_files, replace_manifest, utcnow
 
 KIND = "leadership"
 ACCOUNT = ""  # the pack is not per account
@@ -50,10 +51,6 @@ class PackResult:
     context: dict[str, Any] | None = None
 
 
-
-
-
-
 def produce_leadership_pack(
     warehouse: Warehouse,
     settings: Settings,
@@ -75,15 +72,39 @@ def produce_leadership_pack(
     paths = pack_paths(root, period)
     digest = input_hash(ctx, render_fingerprint(renderer.templates_dir, code=PACK_CODE))
     base = {
-        "period": period, "kind": KIND, "account_id": ACCOUNT, "period_key": period, "cadence": "monthly",
-        "data_as_of": ctx["data_as_of"], "input_hash": digest, "recorded_at": stamp, "run_id": run_id,
+        "period": period,
+        "kind": KIND,
+        "account_id": ACCOUNT,
+        "period_key": period,
+        "cadence": "monthly",
+        "data_as_of": ctx["data_as_of"],
+        "input_hash": digest,
+        "recorded_at": stamp,
+        "run_id": run_id,
     }
     result = PackResult(period=period, status="failed", preview=summary_markdown(ctx), context=ctx)
     previous = read_manifest(warehouse, period, KIND)
     prev = previous.row(0, named=True) if previous.height else None
-    if not force and prev and prev["status"] in OK_STATUSES and prev["input_hash"] == digest and intact(root, recorded_files(prev)):
-        keep = {k: prev[k] for k in ("html_path", "pdf_path", "html_sha256", "pdf_sha256", "pages",
-                                      "pdf_bytes", "render_seconds", "rendered_at")}
+    if (
+        not force
+        and prev
+        and prev["status"] in OK_STATUSES
+        and prev["input_hash"] == digest
+        and intact(root, recorded_files(prev))
+    ):
+        keep = {
+            k: prev[k]
+            for k in (
+                "html_path",
+                "pdf_path",
+                "html_sha256",
+                "pdf_sha256",
+                "pages",
+                "pdf_bytes",
+                "render_seconds",
+                "rendered_at",
+            )
+        }
         replace_manifest(warehouse, period, KIND, [{**base, **keep, "status": "unchanged", "error": None}])
         result.status = "unchanged"
         result.html_path, result.pdf_path = root / prev["html_path"], root / prev["pdf_path"]
@@ -92,10 +113,16 @@ def produce_leadership_pack(
         return result
 
     job = RenderJob(
-        template=TEMPLATE, context=ctx, html_path=str(paths.html), pdf_path=str(paths.pdf),
-        root=str(root), key=f"leadership-{period}", chart_builder=CHART_BUILDER,
+        template=TEMPLATE,
+        context=ctx,
+        html_path=str(paths.html),
+        pdf_path=str(paths.pdf),
+        root=str(root),
+        key=f"leadership-{period}",
+        chart_builder=CHART_BUILDER,
     )
-    rendered = renderer.render_many([job])[0]
+    # Rendered by the local pool or the render cluster; written here, in the run process.
+    rendered = write_rendered(next(iter(renderer.render_many([job]))), root)
     result.refused_urls = list(rendered.refused_urls)
     if not rendered.ok:
         result.error = rendered.error or "unknown error"
@@ -104,12 +131,26 @@ def produce_leadership_pack(
         return result
     html_rel = Path(rendered.html_path).resolve().relative_to(root.resolve()).as_posix()
     pdf_rel = Path(rendered.pdf_path).resolve().relative_to(root.resolve()).as_posix()
-    replace_manifest(warehouse, period, KIND, [{
-        **base, "status": "rendered", "html_path": html_rel, "pdf_path": pdf_rel,
-        "html_sha256": rendered.html_sha256, "pdf_sha256": rendered.pdf_sha256, "pages": rendered.pages,
-        "pdf_bytes": rendered.pdf_bytes, "render_seconds": round(rendered.seconds, 4), "rendered_at": stamp,
-        "error": None,
-    }])
+    replace_manifest(
+        warehouse,
+        period,
+        KIND,
+        [
+            {
+                **base,
+                "status": "rendered",
+                "html_path": html_rel,
+                "pdf_path": pdf_rel,
+                "html_sha256": rendered.html_sha256,
+                "pdf_sha256": rendered.pdf_sha256,
+                "pages": rendered.pages,
+                "pdf_bytes": rendered.pdf_bytes,
+                "render_seconds": round(rendered.seconds, 4),
+                "rendered_at": stamp,
+                "error": None,
+            }
+        ],
+    )
     result.status = "rendered"
     result.html_path, result.pdf_path = Path(rendered.html_path), Path(rendered.pdf_path)
     result.pdf_sha256, result.pages, result.seconds = rendered.pdf_sha256, rendered.pages, rendered.seconds

@@ -18,24 +18,28 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Sequence
 from datetime import date
-from typing import Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("svg", force=False)
 
-from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
 
-from pipeline.reporting.periods import MONTH_NAMES  # noqa: E402
+from pipeline.reporting.periods import MONTH_NAMES
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 INK = "#2b2f36"
 MUTED = "#9aa3ad"
 GRID = "#e3e7ec"
 FONT_SIZE = 7.5
 
-RC = {
+RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "client-report",
     "font.family": "DejaVu Sans",

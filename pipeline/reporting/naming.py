@@ -18,8 +18,12 @@ from pathlib import Path
 SLUG_MAX = 40
 HASH_CHARS = 10
 _WINDOWS_RESERVED = {
-    "con", "prn", "aux", "nul",
-    *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10)),
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
 }
 
 
@@ -82,7 +86,43 @@ def client_report_paths(reports_dir: Path, reporting_month: str, account_id: str
     return ReportPaths(folder=html.parent, html=html, pdf=pdf)
 
 
+@dataclass(frozen=True)
+class PackPaths:
+    folder: Path
+    html: Path
+    pdf: Path
+
+
+def pack_paths(reports_dir: Path, month_key: str) -> PackPaths:
+    """``reports/2026-10/leadership/account-health-pack-2026-10.{html,pdf}``."""
+    if not re.fullmatch(r"\d{4}-\d{2}", month_key):
+        raise UnsafePathError(f"reporting month {month_key!r} is not YYYY-MM")
+    root = Path(reports_dir)
+    folder = root / month_key / "leadership"
+    html = ensure_inside(root, folder / f"account-health-pack-{month_key}.html")
+    pdf = ensure_inside(root, folder / f"account-health-pack-{month_key}.pdf")
+    return PackPaths(folder=html.parent, html=html, pdf=pdf)
+
+
 def attachment_name(account_name: str, period_key: str) -> str:
     """The PDF's name in an e-mail: ``acme-corp-account-report-2024-q1.pdf`` (ASCII only)."""
     base = slugify(account_name, 30) or "account"
     return f"{base}-account-report-{period_key.lower()}.pdf"
+
+
+def book_paths(reports_dir: Path, month_key: str, manager_id: str) -> ReportPaths:
+    """``reports/2026-10/managers/<safe manager id>/book-2026-10.{html,pdf}``: an account
+    manager's book of business (the folder is ``safe_name`` of the id from the CRM)."""
+    if not re.fullmatch(r"\d{4}-\d{2}", month_key):
+        raise UnsafePathError(f"reporting month {month_key!r} is not YYYY-MM")
+    root = Path(reports_dir)
+    folder = root / month_key / "managers" / safe_name(manager_id, fallback="manager")
+    html = ensure_inside(root, folder / f"book-{month_key}.html")
+    pdf = ensure_inside(root, folder / f"book-{month_key}.pdf")
+    return ReportPaths(folder=html.parent, html=html, pdf=pdf)
+
+
+def book_attachment_name(manager_name: str, month_key: str) -> str:
+    """The book's PDF in an e-mail: ``book-of-business-jane-doe-2026-10.pdf`` (ASCII only)."""
+    base = slugify(manager_name, 30) or "manager"
+    return f"book-of-business-{base}-{month_key}.pdf"

@@ -10,28 +10,28 @@ so re-running 2023-06 renders Q2 2023 as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+
+# The month arithmetic is calendar's; it is imported here for the modules that take it
+# from this one. Every month a period holds is a month start, which add_months keeps.
+from pipeline.transforms.calendar import add_months, month_end, month_start
 
 CADENCES = ("monthly", "quarterly", "none")
 QUARTER_END_MONTHS = (3, 6, 9, 12)
 MONTH_NAMES = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
-
-
-def add_months(month: date, k: int) -> date:
-    """First day of the month ``k`` months after (or before, k < 0) ``month``."""
-    index = month.year * 12 + (month.month - 1) + k
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def month_end(month: date) -> date:
-    return add_months(month, 1) - timedelta(days=1)
-
-
-def first_of_month(day: date) -> date:
-    return date(day.year, day.month, 1)
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,7 @@ class Period:
         """``1 – 31 March 2024`` or ``January – March 2024``."""
         if self.kind == "quarter":
             return (
-                f"{MONTH_NAMES[self.start.month - 1]} – "
-                f"{MONTH_NAMES[self.last_month.month - 1]} {self.last_month.year}"
+                f"{MONTH_NAMES[self.start.month - 1]} – {MONTH_NAMES[self.last_month.month - 1]} {self.last_month.year}"
             )
         return f"1 – {self.end.day} {MONTH_NAMES[self.end.month - 1]} {self.end.year}"
 
@@ -92,22 +91,22 @@ class Period:
         """``month`` or ``quarter``, for sentences ("this quarter")."""
         return self.kind
 
-    def shifted(self, months: int) -> "Period":
+    def shifted(self, months: int) -> Period:
         return Period(self.kind, tuple(add_months(m, months) for m in self.months))
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         return self.shifted(-len(self.months))
 
-    def year_ago(self) -> "Period":
+    def year_ago(self) -> Period:
         return self.shifted(-12)
 
 
 def month_period(month: date) -> Period:
-    return Period("month", (first_of_month(month),))
+    return Period("month", (month_start(month),))
 
 
 def quarter_period(last_month: date) -> Period:
-    last = first_of_month(last_month)
+    last = month_start(last_month)
     return Period("quarter", tuple(add_months(last, k) for k in (-2, -1, 0)))
 
 

@@ -59,9 +59,7 @@ def build_context(
         "total_rows_in": int(summary["rows_in"].sum()),
         "total_quarantined": int(summary["rows_quarantined"].sum()),
         "sources": summary.to_dicts(),
-        "reasons": {
-            s: g.drop("source").to_dicts() for (s,), g in reasons.group_by("source", maintain_order=True)
-        },
+        "reasons": {s: g.drop("source").to_dicts() for (s,), g in reasons.group_by("source", maintain_order=True)},
         "problems": {
             s: g.select("stage", "file", "row", "column", "value", "reason").to_dicts()
             for (s,), g in rows.group_by("source", maintain_order=True)

@@ -25,8 +25,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from pipeline.reporting.naming import ensure_inside, safe_name
 from pipeline.files import atomic_write
+from pipeline.reporting.naming import ensure_inside, safe_name
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,9 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise MailerError("PIPELINE_SMTP_URL is not a valid URL (expected smtp://user:pass@host:587?starttls=true)") from None
+        raise MailerError(
+            "PIPELINE_SMTP_URL is not a valid URL (expected smtp://user:pass@host:587?starttls=true)"
+        ) from None
     if parts.scheme not in ("smtp", "smtps"):
         raise MailerError(f"PIPELINE_SMTP_URL must start with smtp:// or smtps://, not {parts.scheme or 'nothing'}://")
     if not parts.hostname:
@@ -134,9 +136,11 @@ class SmtpMailer:
         self._conn: smtplib.SMTP | None = None
 
     def _error(self, what: str, exc: BaseException) -> str:
-        detail = exc
+        detail: BaseException | str = exc
         if isinstance(exc, smtplib.SMTPResponseException):
-            msg = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            msg = (
+                exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            )
             detail = f"{exc.smtp_code} {msg}"
         elif isinstance(exc, smtplib.SMTPRecipientsRefused):
             detail = "; ".join(

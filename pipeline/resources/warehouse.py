@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from pipeline.sql import load_sql, quote_ident
@@ -28,6 +28,7 @@ OPS_TABLES = (
     "ops_quarantine",
     "ops_deliveries",
     "ops_deliveries_requested_by",
+    "ops_deliveries_content_hash",
     "ops_report_manifest",
     "ops_report_approvals",
     "ops_fingerprints",
@@ -41,7 +42,13 @@ class WarehouseError(RuntimeError):
     """The warehouse cannot be opened or written; the message says what to do."""
 
 
-def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+class WarehouseDamaged(WarehouseError):
+    """The warehouse file fails DuckDB's own checks; the message names the file and the two ways out."""
+
+
+def fetch(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+) -> pl.DataFrame:
     """Run a query and return all its rows as a Polars frame (through Arrow)."""
     return con.sql(sql, params=params or None).pl()
 
@@ -62,11 +69,28 @@ def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the block in one transaction on ``con``: COMMIT when it ends, ROLLBACK and
+    re-raise when anything escapes it, so readers see all of its writes or none."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT may have ended the transaction already: raise its error, not ROLLBACK's.
+        with suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
 def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse file, creating it and its schemas on first use."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # a new file (or one deleted since this process bootstrapped it)
+            forget_bootstrap(path)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
@@ -122,11 +146,119 @@ def run_lock(path: Path | str) -> Iterator[None]:
         yield
 
 
-class Warehouse:
-    """Small access class over one DuckDB file (the only code that talks to DuckDB)."""
+def forget_bootstrap(path: Path | str) -> None:
+    """The file at ``path`` was replaced (restored, set aside): bootstrap and check it
+    again on next open."""
+    key = str(Path(path).resolve())
+    with _BOOT_LOCK:
+        _BOOTSTRAPPED.discard(key)
+    _VERIFIED.pop(key, None)
 
-    def __init__(self, path: Path | str):
+
+# --------------------------------------------------------------------------- integrity
+
+
+RECOVERY_HINT = (
+    "Nothing was run. Restore the last snapshot with `pipeline restore`, or rebuild the warehouse "
+    "from the landing folder with `pipeline rebuild`; both move the damaged file aside and send nothing again."
+)
+# Files whose (size, mtime, inode) this process verified: a run checked by the CLI is not
+# checked again when its resources start.
+_VERIFIED: dict[str, tuple[int, int, int]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[str]]]:
+    tables = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "ORDER BY schema_name, table_name"
+    ).fetchall()
+    out = []
+    for schema, name in tables:
+        cols = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+                "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                [schema, name],
+            ).fetchall()
+        ]
+        out.append((schema, name, cols))
+    return out
+
+
+def read_every_block(con: duckdb.DuckDBPyConnection) -> int:
+    """Read every value of every column of every table (hashing it), so DuckDB loads, and
+    verifies the checksum of, every block the database uses; returns the tables read.
+    ``count(column)`` is not enough: it is answered from validity masks and statistics
+    without loading the values (measured: corrupt data blocks went unnoticed)."""
+    tables = _tables(con)
+    for schema, name, cols in tables:
+        if cols:
+            exprs = ", ".join(f"bit_xor(hash({quote_ident(c)}))" for c in cols)
+            con.execute(f"SELECT {exprs} FROM {quote_ident(schema)}.{quote_ident(name)}").fetchall()
+    return len(tables)
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Conflicting lock" in text or "Could not set lock" in text)
+
+
+def check_warehouse(path: Path | str, *, force: bool = False) -> bool:
+    """Check that the warehouse opens and every block reads cleanly (DuckDB's checksums),
+    before any work. Returns False when there is no file (a first run creates it), True
+    when it is sound; raises ``WarehouseDamaged`` with one line naming the file and what
+    to do, or ``WarehouseError`` when another process holds it. Cheap: about a second
+    per 130 MB (README, "Backups and recovery"). A file this process already verified,
+    unchanged since, is not read again unless ``force``."""
+    path = Path(path)
+    key = str(path.resolve())
+    stamp = _stamp(path)
+    if stamp is None:
+        return False
+    if not force and _VERIFIED.get(key) == stamp:
+        return True
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        if _is_lock_conflict(exc):
+            raise WarehouseError(
+                f"Cannot check the warehouse {path}: another process holds it ({str(exc).splitlines()[0]}). "
+                "Wait for it to finish and run again."
+            ) from None
+        raise damaged(path, exc) from None
+    try:
+        read_every_block(con)
+    except duckdb.Error as exc:
+        raise damaged(path, exc) from None
+    finally:
+        con.close()
+    _VERIFIED[key] = _stamp(path) or stamp
+    return True
+
+
+def damaged(path: Path | str, exc: BaseException) -> WarehouseDamaged:
+    detail = " ".join(str(exc).split())[:240]
+    return WarehouseDamaged(f"The warehouse {path} is damaged (DuckDB: {detail}). {RECOVERY_HINT}")
+
+
+class Warehouse:
+    """Small access class over one DuckDB file (the only code that talks to DuckDB).
+
+    ``ledger_url`` is where the ledger of deliveries, approvals and loads lives
+    (``PIPELINE_LEDGER_URL``; None: ``ledger.sqlite`` beside the file)."""
+
+    def __init__(self, path: Path | str, ledger_url: str | None = None):
         self.path = Path(path)
+        self.ledger_url = ledger_url
         self._local = threading.local()
 
     @contextmanager
@@ -154,6 +286,12 @@ class Warehouse:
                 yield
             finally:
                 self._local.con = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection whose block is one transaction (see the module's ``transaction``)."""
+        with self.connect() as con, transaction(con):
+            yield con
 
     def query(self, sql_name: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run ``sql/<sql_name>.sql`` with bound parameters and return a Polars frame."""
@@ -192,9 +330,7 @@ class Warehouse:
         schema, name = qualified.split(".")
         con.register("_frame", arrow(frame))
         try:
-            con.execute(
-                f"CREATE OR REPLACE TABLE {quote_ident(schema)}.{quote_ident(name)} AS SELECT * FROM _frame"
-            )
+            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(schema)}.{quote_ident(name)} AS SELECT * FROM _frame")
         finally:
             con.unregister("_frame")
 
@@ -208,8 +344,10 @@ class Warehouse:
     ) -> None:
         """Delete the rows matching ``where`` (a fixed predicate with ``?`` placeholders) and insert ``frame``.
 
-        Creates the table from the frame's schema on first use. The caller wraps this in a
-        transaction so readers never see the slice half-replaced.
+        Creates the table from the frame's schema on first use, and adds the frame's
+        columns an older table lacks (a mart that gained columns: its rows outside the
+        slice get null there). The caller wraps this in a transaction so readers never
+        see the slice half-replaced.
         """
         schema, name = qualified.split(".")
         target = f"{quote_ident(schema)}.{quote_ident(name)}"
@@ -217,11 +355,27 @@ class Warehouse:
         try:
             if not Warehouse.has_table(con, schema, name):
                 con.execute(f"CREATE TABLE {target} AS SELECT * FROM _frame WHERE false")
+            else:
+                Warehouse._add_missing_columns(con, schema, name, target)
             con.execute(f"DELETE FROM {target} WHERE {where}", list(params))
             cols = ", ".join(quote_ident(c) for c in frame.columns)
             con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _frame")
         finally:
             con.unregister("_frame")
+
+    @staticmethod
+    def _add_missing_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str, target: str) -> None:
+        """ALTER TABLE ... ADD COLUMN for each column of the registered ``_frame`` the table lacks."""
+        have = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                [schema, name],
+            ).fetchall()
+        }
+        for column, dtype, *_ in con.execute("DESCRIBE SELECT * FROM _frame").fetchall():
+            if column not in have:
+                con.execute(f"ALTER TABLE {target} ADD COLUMN {quote_ident(column)} {dtype}")
 
 
 class WarehouseResource(ConfigurableResource):
@@ -233,11 +387,41 @@ class WarehouseResource(ConfigurableResource):
 
     def get(self) -> Warehouse:
         if self._warehouse is None:
-            if self.database:
-                path = Path(self.database)
-            else:
-                from pipeline.settings import load_settings
+            from pipeline.settings import load_settings
 
-                path = load_settings().warehouse_path
-            self._warehouse = Warehouse(path)
+            settings = load_settings()
+            path = Path(self.database) if self.database else settings.warehouse_path
+            self._warehouse = Warehouse(path, ledger_url=settings.ledger_url)
         return self._warehouse
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Before any step of a run: a run of ``rebuild_warehouse`` sets the current file
+        aside (once per rebuild, re-executions included); then every run checks that the
+        warehouse opens and reads cleanly, and refuses to start on a damaged file."""
+        warehouse = self.get()
+        run = context.run
+        tags = run.tags if run is not None else {}
+        log = context.log
+        if tags.get(RECOVERY_TAG) == "rebuild" and run is not None:
+            from pipeline.resources.backups import set_aside_for_rebuild
+
+            moved = set_aside_for_rebuild(warehouse.path, tags.get("dagster/root_run_id") or run.run_id)
+            if moved is not None and log is not None:
+                log.info(f"Set the warehouse aside as {moved}; rebuilding it from the landing folder.")
+        # Once per run: with a process per step (the multiprocess executor) every step
+        # starts its resources, and only the first of them checks.
+        marker = Path(f"{warehouse.path}.checked")
+        if run is not None and _read(marker) == run.run_id:
+            return
+        if check_warehouse(warehouse.path) and run is not None:
+            marker.write_text(run.run_id, encoding="utf-8")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+RECOVERY_TAG = "pipeline/recovery"

@@ -1,10 +1,10 @@
 """Deliberately broken rows in the sample landing folder.
 
 Each file below has the normal header and sits next to the clean file of its source,
-so it is picked up by the same glob. Every kind of contract breach named in
-CONTRACT.md is present at least once, plus a few valid rows that must load. Keys use
-an ``X`` prefix (ACCX, SUBX, ...) and never collide with keys in the main files; the
-only repeated keys are the ones repeated on purpose inside one file. Line numbers
+so it is picked up by the same glob. Every kind of breach of the input contract
+(``pipeline/contract.py``) is present at least once, plus a few valid rows that must
+load. Keys use an ``X`` prefix (ACCX, SUBX, ...) and never collide with keys in the main
+files; the only repeated keys are the ones repeated on purpose inside one file. Line numbers
 count the header as line 1. ``<valid account>`` is the first account of the main
 accounts file (ACC00001). A conflicting duplicate is two rows; both are listed.
 
@@ -61,6 +61,10 @@ billing/invoices_zz_broken.csv line 10 (INVX008): valid: an open invoice of <val
 billing/invoice_lines_zz_broken.csv line 2 (LINX001): unknown reference: invoice_id "INV0000000" exists nowhere
 billing/invoice_lines_zz_broken.csv line 3 (LINX002): unparseable number: amount is "abc"
 billing/invoice_lines_zz_broken.csv line 4 (LINX003): valid: the line of INVX008, must load
+crm/account_goals_zz_broken.csv line 2 (GOALX001): unknown code: metric is "revenue", not a column of marts.account_monthly
+crm/account_goals_zz_broken.csv line 3 (GOALX002): row rule: due_month is before start_month
+crm/account_goals_zz_broken.csv line 4 (GOALX003): unknown account: account_id "ACC00000" exists nowhere
+crm/account_goals_zz_broken.csv line 5 (GOALX004): valid: an internal NPS goal of <valid account>, must load
 
 Valid upper-case codes in the main files (must load, lower-cased): tier "Key" on the
 second account in crm/accounts.csv, survey_type "NPS" on the first NPS response in
@@ -297,7 +301,27 @@ def broken_files(ctx: SampleContext) -> list[BrokenFile]:
         BrokenRow("LINX003", None, "the line of INVX008, must load", line("LINX003")),
     ))  # fmt: skip
 
-    return [accounts, activities, tickets, responses, subscriptions, invoices, lines]
+    month = end.strftime("%Y-%m")
+    before = prev.strftime("%Y-%m")
+
+    def goal(i: str, **kw: str) -> dict[str, str]:
+        base = dict(goal_id=i, account_id=acc, metric="nps_12m", target="40", direction="at_least",
+                    start_month=before, due_month=month, owner="", description="Reach an NPS of 40",
+                    visible_to_client="true")  # fmt: skip
+        base.update(kw)
+        return base
+
+    goals = BrokenFile("account_goals", "crm", "account_goals_zz_broken.csv", (
+        BrokenRow("GOALX001", CODE, 'metric is "revenue", not a column of marts.account_monthly',
+                  goal("GOALX001", metric="revenue")),
+        BrokenRow("GOALX002", RULE, "due_month is before start_month",
+                  goal("GOALX002", start_month=month, due_month=before)),
+        BrokenRow("GOALX003", ACCOUNT, f'account_id "{ghost}" exists nowhere', goal("GOALX003", account_id=ghost)),
+        BrokenRow("GOALX004", None, "an internal NPS goal of <valid account>, must load",
+                  goal("GOALX004", visible_to_client="false", description="Internal: NPS of 40")),
+    ))  # fmt: skip
+
+    return [accounts, activities, tickets, responses, subscriptions, invoices, lines, goals]
 
 
 def describe(files: list[BrokenFile]) -> str:

@@ -4,7 +4,7 @@
 ``out_dir/<folder>/<pattern>.csv`` plus a few ``*_zz_broken.csv`` files with deliberately
 bad rows (see pipeline/sample/broken.py). The same arguments give byte-identical files.
 
-How the data is built, so that every metric in METRICS.md has something to show:
+How the data is built, so that every metric in docs/metrics.md has something to show:
 
 * Each account has one or two *lifetime segments* (a second one when it churns and
   later reactivates). A segment has a "Core Platform" subscription, sometimes replaced
@@ -94,6 +94,7 @@ RESOLUTION_HOURS = np.array([90.0, 40.0, 16.0, 4.0])
 
 # Forced scenarios (account index -> role); applied only when the window is long enough.
 FORCE_MIN_MONTHS = 8
+FORCE_ACCOUNTS = 8  # the forced scenarios use accounts 0..7
 NEGLECTED, UPPER_KEY, SILENT, CHURN_REACT, EXPANSION, CONTRACTION, PILOT, CHURN_ONLY = range(8)
 
 
@@ -153,8 +154,7 @@ class SampleSummary:
             extra = f"  ({f.broken_rows} deliberately broken)" if f.broken_rows else ""
             lines.append(f"  {f.path:<{width}}  {f.rows:>9,} rows{extra}")
         lines.append(
-            f"  {'total':<{width}}  {self.total_rows:>9,} rows"
-            f"  ({self.total_broken_rows} deliberately broken)"
+            f"  {'total':<{width}}  {self.total_rows:>9,} rows  ({self.total_broken_rows} deliberately broken)"
         )
         return "\n".join(lines)
 
@@ -260,7 +260,7 @@ def _write_rows(path: Path, header: tuple[str, ...], rows: list[dict[str, str]])
 # --------------------------------------------------------------------------- helpers
 
 
-def _pick(values: tuple[str, ...] | list[str], idx: np.ndarray) -> pl.Series:
+def _pick(values: tuple[str | None, ...] | list[str], idx: np.ndarray) -> pl.Series:
     return pl.Series(values=list(values), dtype=pl.String).gather(np.asarray(idx, dtype=np.int64))
 
 
@@ -332,6 +332,7 @@ class _Builder:
         topics = (
             "accounts", "subs", "invoices", "contacts", "activities", "tickets",
             "responses", "opps", "fx", "overrides", "format", "managers",
+            "booked", "goals",  # appended last: the streams above stay as they were
         )  # fmt: skip
         self.rng = dict(zip(topics, root.spawn(len(topics)), strict=True))
 
@@ -350,9 +351,7 @@ class _Builder:
         return self.force and idx < self.n
 
     def month_index(self, d: np.ndarray) -> np.ndarray:
-        return (np.asarray(d, dtype="datetime64[D]").astype("datetime64[M]") - self.W0).astype(
-            np.int64
-        )
+        return (np.asarray(d, dtype="datetime64[D]").astype("datetime64[M]") - self.W0).astype(np.int64)
 
     # ------------------------------------------------------------------ orchestration
 
@@ -369,6 +368,8 @@ class _Builder:
         self._opportunities()
         self._overrides()
         self._fx()
+        self._booked()
+        self._goals()
         return self.tables
 
     def context(self) -> SampleContext:
@@ -395,8 +396,7 @@ class _Builder:
         first = [N.FIRST_NAMES[i] for i in fi]
         last = [N.LAST_NAMES[i] for i in li]
         emails = [
-            f"{N.ascii_slug(f)}.{N.ascii_slug(l).replace('-', '')}"
-            f"{'' if j < nf * nl else j}@{N.COMPANY_DOMAIN}"
+            f"{N.ascii_slug(f)}.{N.ascii_slug(l).replace('-', '')}{'' if j < nf * nl else j}@{N.COMPANY_DOMAIN}"
             for j, (f, l) in enumerate(zip(first, last, strict=True))
         ]
         self.n_mgr = k
@@ -432,7 +432,7 @@ class _Builder:
         rm = np.where(react, rm, M)
 
         if self.force:
-            M2, M3 = M // 2, M // 3
+            M3 = M // 3
             plan = {  # idx: (churn month or M, reactivation month or M)
                 NEGLECTED: (M, M),
                 UPPER_KEY: (M, M),
@@ -496,11 +496,11 @@ class _Builder:
                     addon_ok[i] = False
                     change[i] = False
                     pilot[i] = False
-            if EXPANSION < self.n:
+            if self.n > EXPANSION:
                 change[EXPANSION], u[EXPANSION], factor[EXPANSION] = True, M // 2, 1.3
-            if CONTRACTION < self.n:
+            if self.n > CONTRACTION:
                 change[CONTRACTION], u[CONTRACTION], factor[CONTRACTION] = True, M // 2, 0.7
-            if PILOT < self.n:
+            if self.n > PILOT:
                 pilot[PILOT], pilot_m[PILOT] = True, M // 2
         u = np.minimum(u, np.maximum(em - 1, sm))
         D = self.ms[np.minimum(u, M)] + rng.integers(0, 28, ns).astype("timedelta64[D]")
@@ -514,9 +514,7 @@ class _Builder:
                  end=np.where(change, D, E), mrr=mrr0)
         )  # fmt: skip
         ci = np.flatnonzero(change)
-        parts.append(
-            dict(seg=ci, prod=np.zeros(len(ci), np.int64), start=D[ci], end=E[ci], mrr=mrr1[ci])
-        )
+        parts.append(dict(seg=ci, prod=np.zeros(len(ci), np.int64), start=D[ci], end=E[ci], mrr=mrr1[ci]))
         self.core_change = dict(seg=ci, date=D[ci], delta=mrr1[ci] - mrr0[ci])
 
         # Add-ons.
@@ -626,7 +624,7 @@ class _Builder:
 
         # Payment behaviour: prompt, slow and bad payers.
         payer = rng.choice(3, size=n, p=[0.75, 0.18, 0.07])
-        if NEGLECTED < n:
+        if n > NEGLECTED:
             payer[NEGLECTED] = 0
         pc = payer[inv_acc]
         lag = np.select(
@@ -698,7 +696,9 @@ class _Builder:
                 "line_id": _ids("LIN", nl, 8),
                 "invoice_id": inv_ids.gather(line_inv_rank),
                 "product": prod_s,
-                "description": prod_s + ", " + period_start.dt.strftime("%B %Y")
+                "description": prod_s
+                + ", "
+                + period_start.dt.strftime("%B %Y")
                 + pl.Series(np.where(l_full, "", " (prorated)")),
                 "quantity": pl.Series(qty),
                 "unit_amount": _money(self.sub_mrr[lsub]),
@@ -801,13 +801,13 @@ class _Builder:
         renewal = np.where(active_end & ~unknown, renewal, np.datetime64("NaT", "D"))
         self.renewal = renewal
         cad = rng.choice(4, size=n, p=[0.72, 0.14, 0.05, 0.09])  # monthly, quarterly, none, empty
-        if SILENT < n and self.force:
+        if n > SILENT and self.force:
             cad[SILENT] = 2
         # Recipients: the first 1-3 contacts with an e-mail address.
         want = rng.integers(1, 4, n)
-        con = pl.DataFrame(
-            {"acc": self.con_acc, "email": self.con_email, "want": want[self.con_acc]}
-        ).filter(pl.col("email").is_not_null())
+        con = pl.DataFrame({"acc": self.con_acc, "email": self.con_email, "want": want[self.con_acc]}).filter(
+            pl.col("email").is_not_null()
+        )
         con = con.with_columns(r=pl.int_range(pl.len()).over("acc")).filter(pl.col("r") < pl.col("want"))
         rec = con.group_by("acc", maintain_order=True).agg(pl.col("email").str.join(";"))
         recipients = pl.Series([None] * n, dtype=pl.String).scatter(rec["acc"], rec["email"])
@@ -827,9 +827,7 @@ class _Builder:
                 "region": pl.Series(list(region), dtype=pl.String),
                 "account_manager_id": self.mgr_ids.gather(self.mgr),
                 "parent_account_id": pl.select(
-                    pl.when(pl.Series(parent >= 0))
-                    .then(self.acc_ids.gather(np.maximum(parent, 0)))
-                    .otherwise(None)
+                    pl.when(pl.Series(parent >= 0)).then(self.acc_ids.gather(np.maximum(parent, 0))).otherwise(None)
                 ).to_series(),
                 "customer_since": _date_series(since),
                 "renewal_date": _date_series(renewal),
@@ -893,7 +891,27 @@ class _Builder:
                 "occurred_at": _ts_strings(ts[order], self.rng["format"]),
                 "subject": _pick(subj_flat, subj[order]),
             }
-        )
+        ).filter(pl.Series(~self._newly_quiet(acc[order], ts[order])))
+
+    def _newly_quiet(self, acc: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Activities to leave out so that one key customer goes quiet in the last month
+        (gone_quiet: no touch for more than 2 x 30 days at its end, but not a month
+        earlier): its touches after 66 days before the end, when it had one between 88 and
+        66 days before. Draws nothing, so every other row and file stays as it was; the
+        forced accounts are left alone."""
+        drop = np.zeros(len(acc), bool)
+        M = self.M
+        if M < 3 or self.n <= FORCE_ACCOUNTS:
+            return drop
+        end = self.as_of_end
+        cut, floor = end - np.timedelta64(66, "D"), end - np.timedelta64(88, "D")
+        steady = (self.tier == 1) & (self.mrr_end[:, M - 1] > 0) & (self.mrr_end[:, M - 2] > 0)
+        steady[:FORCE_ACCOUNTS] = False
+        for a in np.flatnonzero(steady):
+            mine = acc == a
+            if ((ts[mine] >= floor) & (ts[mine] < cut)).any() and (ts[mine] >= cut).any():
+                return mine & (ts >= cut)
+        return drop
 
     # ------------------------------------------------------------------ tickets
 
@@ -914,13 +932,11 @@ class _Builder:
         row, _ = _expand(counts[a_idx, m_idx])
         acc, m = a_idx[row], m_idx[row]
         k = len(acc)
-        opened = self.ms[m].astype("datetime64[s]") + np.floor(
-            rng.random(k) * self.dim[m] * 86400
-        ).astype("timedelta64[s]")
-        hot = trouble[acc, m]
-        prio = np.where(
-            hot, rng.choice(4, size=k, p=PRIORITY_P_TROUBLE), rng.choice(4, size=k, p=PRIORITY_P)
+        opened = self.ms[m].astype("datetime64[s]") + np.floor(rng.random(k) * self.dim[m] * 86400).astype(
+            "timedelta64[s]"
         )
+        hot = trouble[acc, m]
+        prio = np.where(hot, rng.choice(4, size=k, p=PRIORITY_P_TROUBLE), rng.choice(4, size=k, p=PRIORITY_P))
         fr_h = rng.lognormal(np.log(FIRST_RESPONSE_HOURS[prio]), 1.0)
         res_h = rng.lognormal(np.log(RESOLUTION_HOURS[prio]), 1.1)
         stuck = rng.random(k) < np.where(hot & (prio >= 2), 0.3, 0.03)
@@ -982,9 +998,9 @@ class _Builder:
         row, _ = _expand(cnt[a_idx, m_idx])
         n_acc, n_m = a_idx[row], m_idx[row]
         k1 = len(n_acc)
-        n_ts = self.ms[n_m].astype("datetime64[s]") + np.floor(
-            rng.random(k1) * self.dim[n_m] * 86400
-        ).astype("timedelta64[s]")
+        n_ts = self.ms[n_m].astype("datetime64[s]") + np.floor(rng.random(k1) * self.dim[n_m] * 86400).astype(
+            "timedelta64[s]"
+        )
         mu = mood[n_acc] + slope[n_acc] * (n_m - M / 2) - 2.5 * self.trouble[n_acc, n_m]
         n_score = np.clip(np.rint(rng.normal(mu, 1.6)), 0, 10).astype(np.int64)
 
@@ -1164,6 +1180,211 @@ class _Builder:
             },
             schema_overrides={"band": pl.String, "reason": pl.String, "set_by": pl.String},
         )
+
+    # ------------------------------------------------------------------ looking ahead
+
+    def _usd_mrr(self, acc: np.ndarray, m: np.ndarray | int) -> np.ndarray:
+        """Month-end MRR in the reporting currency, roughly (at the generator's base rates)."""
+        value = np.array([FX_USD_VALUE[c] for c in BILLING_CURRENCIES])[self.cur[acc]] / FX_USD_VALUE[self.rep]
+        return self.mrr_end[acc, m] / 100 * value
+
+    def _booked(self) -> None:
+        """Subscriptions already on file for after the last month: booked add-ons of about
+        one customer in eight (starting within six months) and scheduled cancellations of
+        about one in fifteen (an open-ended subscription given an end date within nine
+        months; the core one for a full churn). Added after every other table, so nothing
+        billed in the window changes."""
+        rng, M = self.rng["booked"], self.M
+        subs = self.tables["subscriptions"]
+        customers = np.flatnonzero(self.mrr_end[:, M - 1] > 0)
+        if len(customers) == 0:
+            return
+        after = self.ms[M]  # the first day after the window
+        book = customers[rng.random(len(customers)) < 0.12]
+        k = len(book)
+        start = after + (rng.integers(0, 6, k) * 30 + rng.integers(0, 28, k)).astype("timedelta64[D]")
+        prod = rng.integers(0, len(N.ADDON_PRODUCTS) - 1, k)  # not the trial
+        core = self.mrr_end[book, M - 1]
+        share = np.array(N.ADDON_SHARE)[prod] * rng.lognormal(0.0, 0.25, k)
+        mrr = np.maximum(_round_price(core / 100 * share, 5.0, rng, 0.1), 2500)
+        first = subs.height + 1
+        ids = pl.Series(np.arange(first, first + k, dtype=np.int64)).cast(pl.String).str.zfill(6)
+        booked = pl.DataFrame(
+            {
+                "subscription_id": ("SUB" + ids).rename("subscription_id"),
+                "account_id": self.acc_ids.gather(book),
+                "product": _pick(N.ADDON_PRODUCTS, prod),
+                "start_date": _date_series(start),
+                "end_date": pl.Series([None] * k, dtype=pl.Date),
+                "mrr": _money(mrr),
+                "currency": _pick(BILLING_CURRENCIES, self.cur[book]),
+            }
+        )
+        # Scheduled cancellations: open-ended subscriptions of customers not booking more.
+        leaving = np.setdiff1d(customers[rng.random(len(customers)) < 0.07], book)
+        open_ended = subs.with_row_index("_i").filter(
+            pl.col("end_date").is_null() & pl.col("account_id").is_in(self.acc_ids.gather(leaving).implode())
+        )
+        # One per account: the core subscription (a churn) for a third, else an add-on if any.
+        picks = (
+            open_ended.with_columns(
+                _core=pl.col("product") == N.CORE_PRODUCT,
+                _u=pl.Series(rng.random(open_ended.height)),
+            )
+            .sort("account_id", "_core", "_u")
+            .group_by("account_id", maintain_order=True)
+            .agg(
+                pl.col("_i").last().alias("_core_i"),
+                pl.col("_i").first().alias("_first_i"),
+                pl.col("_core").all().alias("_only_core"),
+            )
+        )
+        churn = pl.Series(rng.random(picks.height) < 0.33)
+        rows = picks.select(
+            pl.when(churn | pl.col("_only_core")).then(pl.col("_core_i")).otherwise(pl.col("_first_i"))
+        ).to_series()
+        ends = after + (rng.integers(0, 9, len(rows)) * 30 + rng.integers(1, 28, len(rows))).astype("timedelta64[D]")
+        end_col = subs["end_date"].scatter(rows.cast(pl.Int64), pl.Series(ends.astype("datetime64[D]")))
+        subs = subs.with_columns(end_date=end_col)
+        self.tables["subscriptions"] = pl.concat([subs, booked.cast(subs.schema)])
+
+    def _goals(self) -> None:
+        """Goals agreed with about a third of the customers, set so that the last month shows
+        every status: met (a target already reached), missed (due by now, not reached),
+        behind and on track (due later, below or on the straight line), and a few that are
+        internal (visible_to_client false)."""
+        rng, M = self.rng["goals"], self.M
+        customers = np.flatnonzero(self.mrr_end[:, M - 1] > 0)
+        who = np.sort(rng.choice(customers, size=min(len(customers), max(1, self.n // 3)), replace=False))
+        last = self.W0 + (M - 1)  # the end month, datetime64[M]
+        rows: list[dict[str, str]] = []
+        cur_sym = {"usd": "$", "eur": "€", "gbp": "£", "cad": "C$"}.get(self.rep, self.rep.upper() + " ")
+
+        def month(offset: int) -> str:
+            return str(last + offset)
+
+        for j, a in enumerate(who):
+            kind = j % 6
+            now = self._usd_mrr(np.array([a]), M - 1)[0]
+            start_m = max(M - 1 - int(rng.integers(3, 8)), 0)
+            then = self._usd_mrr(np.array([a]), start_m)[0] or now
+            grew = now >= then * 1.08
+            if kind == 0:  # met: no high-priority ticket left open
+                goal = (
+                    "open_high_priority_tickets",
+                    "0",
+                    "at_most",
+                    start_m - (M - 1),
+                    int(rng.integers(1, 4)),
+                    "Keep every high-priority support ticket resolved",
+                )
+            elif kind == 1:  # missed: due this month, out of reach
+                target = round(then * 1.6, -1)
+                goal = (
+                    "mrr",
+                    f"{target:.0f}",
+                    "at_least",
+                    start_m - (M - 1),
+                    0,
+                    f"Grow recurring revenue to {cur_sym}{target:,.0f} a month",
+                )
+            elif kind == 2:  # behind: due later, far above a flat value
+                target = round(max(now, then) * 1.5, -1)
+                goal = (
+                    "mrr",
+                    f"{target:.0f}",
+                    "at_least",
+                    start_m - (M - 1),
+                    int(rng.integers(2, 7)),
+                    f"Grow recurring revenue to {cur_sym}{target:,.0f} a month",
+                )
+            elif kind == 3 and grew:  # on track: a target a little above where the account got to
+                target = round(now * 1.05, -1)
+                goal = (
+                    "mrr",
+                    f"{target:.0f}",
+                    "at_least",
+                    start_m - (M - 1),
+                    int(rng.integers(4, 10)),
+                    f"Grow recurring revenue to {cur_sym}{target:,.0f} a month",
+                )
+            elif kind == 3:  # on track: agreed this month, the line starts where the account is
+                target = round(now * 1.2, -1)
+                goal = (
+                    "mrr",
+                    f"{target:.0f}",
+                    "at_least",
+                    0,
+                    int(rng.integers(6, 12)),
+                    f"Grow recurring revenue to {cur_sym}{target:,.0f} a month",
+                )
+            elif kind == 4:  # satisfaction: often behind or missed, sometimes met
+                goal = (
+                    "nps_12m",
+                    "50",
+                    "at_least",
+                    start_m - (M - 1),
+                    int(rng.integers(-1, 6)),
+                    "Reach a Net Promoter Score of 50",
+                )
+            else:  # an internal goal: a touch at least every month
+                goal = (
+                    "touches_3m",
+                    "3",
+                    "at_least",
+                    start_m - (M - 1),
+                    int(rng.integers(0, 6)),
+                    "Internal: at least one touch a month",
+                )
+            metric, target_text, direction, start_off, due_off, description = goal
+            rows.append(
+                {
+                    "goal_id": f"GOAL{len(rows) + 1:04d}",
+                    "account_id": self.acc_ids[int(a)],
+                    "metric": metric,
+                    "target": target_text,
+                    "direction": direction if direction != "at_least" or j % 4 else "",
+                    "start_month": month(start_off),
+                    "due_month": month(max(due_off, start_off)),
+                    "owner": self.mgr_emails[self.mgr[a]],
+                    "description": description,
+                    "visible_to_client": "false" if kind == 5 else "true",
+                }
+            )
+        rows += self._goal_falling_behind(len(rows), set(int(a) for a in who))
+        self.tables["account_goals"] = pl.DataFrame(
+            rows, schema={c: pl.String for c in SOURCES_BY_NAME["account_goals"].column_names}
+        )
+
+    def _goal_falling_behind(self, count: int, taken: set[int]) -> list[dict[str, str]]:
+        """One goal on track last month and behind in the last one (the goal_behind alert):
+        agreed last month, double the recurring revenue in six months, on a customer whose
+        revenue stayed flat. Draws nothing; the forced accounts are left alone."""
+        M = self.M
+        if M < 3 or self.n <= FORCE_ACCOUNTS:
+            return []
+        flat = (self.mrr_end[:, M - 1] > 0) & (self.mrr_end[:, M - 1] == self.mrr_end[:, M - 2])
+        flat[:FORCE_ACCOUNTS] = False
+        free = [int(a) for a in np.flatnonzero(flat) if int(a) not in taken]
+        if not free:
+            return []
+        a = free[0]
+        last = self.W0 + (M - 1)
+        target = round(self._usd_mrr(np.array([a]), M - 1)[0] * 2, -1)
+        return [
+            {
+                "goal_id": f"GOAL{count + 1:04d}",
+                "account_id": self.acc_ids[a],
+                "metric": "mrr",
+                "target": f"{target:.0f}",
+                "direction": "at_least",
+                "start_month": str(last - 1),
+                "due_month": str(last + 5),
+                "owner": self.mgr_emails[self.mgr[a]],
+                "description": "Double recurring revenue within six months",
+                "visible_to_client": "true",
+            }
+        ]
 
     # ------------------------------------------------------------------ fx rates
 

@@ -13,12 +13,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline.store import fingerprints
-from pipeline.contract import Source, source as source_by_name
+from pipeline.contract import Source
+from pipeline.contract import source as source_by_name
 from pipeline.landing import LandingFile, LandingFileError, discover, read_landing_file
-from pipeline.resources.warehouse import Warehouse, arrow, fetch
+from pipeline.resources.warehouse import Warehouse, arrow, fetch, transaction
 from pipeline.schemas import QUARANTINE
 from pipeline.sql import load_sql, quote_ident
+from pipeline.store import fingerprints
+from pipeline.store.ledger import load_times, record_load
 from pipeline.transforms.staging import StagedResult, stage_source
 
 
@@ -58,13 +60,13 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, source: Source) -> None:
             con.execute(f"ALTER TABLE raw.{quote_ident(source.name)} ADD COLUMN {quote_ident(c)} VARCHAR")
 
 
-def load_new_files(
-    warehouse: Warehouse, landing_dir: Path, source: Source, run_id: str | None = None
-) -> LoadReport:
+def load_new_files(warehouse: Warehouse, landing_dir: Path, source: Source, run_id: str | None = None) -> LoadReport:
     """Load every landing file of the source whose content is not loaded yet.
 
     Readable files are loaded even when another file of the same source is not; the
-    unreadable ones are listed in ``errors`` for the caller to fail with.
+    unreadable ones are listed in ``errors`` for the caller to fail with. A file is loaded
+    with the time the ledger remembers for it (its first load), so a rebuilt warehouse
+    keeps each file's version order and every report its "data as of" date.
     """
     report = LoadReport(source.name)
     files = discover(landing_dir, source)
@@ -72,6 +74,7 @@ def load_new_files(
     if files:
         newest = max(f.path.stat().st_mtime for f in files)
         report.newest_file_at = datetime.fromtimestamp(newest, UTC)
+    first_loaded = load_times(warehouse, source.name) if files else {}
     with warehouse.connect() as con:
         ensure_raw_table(con, source)
         loaded = {r[0] for r in con.execute(load_sql("ops/loaded_hashes"), [source.name]).fetchall()}
@@ -87,8 +90,17 @@ def load_new_files(
                 continue
             if extra:
                 report.extra_columns[f.name] = extra
-            # Files of one run keep their name order as their version order.
-            loaded_at = base + timedelta(microseconds=i)
+            # Files of one run keep their name order as their version order; a file loaded
+            # before (by a warehouse since lost) keeps its first load time.
+            loaded_at = record_load(
+                warehouse,
+                source.name,
+                f.sha256,
+                f"{source.folder}/{f.name}",
+                first_loaded.get(f.sha256) or base + timedelta(microseconds=i),
+                frame.height,
+                run_id,
+            )
             _insert_raw(con, source, f, frame, loaded_at, run_id)
             loaded.add(f.sha256)
             report.files_loaded.append(f.name)
@@ -111,8 +123,7 @@ def _insert_raw(
         pl.lit(loaded_at).alias("_loaded_at"),
     )
     cols = ", ".join(quote_ident(c) for c in [*source.column_names, "_file", "_row", "_file_hash", "_loaded_at"])
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.register("_frame", arrow(data))
         con.execute(f"INSERT INTO raw.{quote_ident(source.name)} ({cols}) SELECT {cols} FROM _frame")
         con.unregister("_frame")
@@ -120,10 +131,6 @@ def _insert_raw(
             load_sql("ops/record_load"),
             [f.sha256, source.name, rel, str(f.path), frame.height, f.size, loaded_at, run_id],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def read_raw(con: duckdb.DuckDBPyConnection, source: Source) -> pl.DataFrame:
@@ -153,7 +160,8 @@ def staging_fingerprint(con: duckdb.DuckDBPyConnection, source: Source) -> str:
     refs = sorted({c.references.split(".")[0] for c in source.columns if c.references} - {source.name})
     return fingerprints.fingerprint(
         fingerprints.STAGING_CODE,
-        "staging", source.name,
+        "staging",
+        source.name,
         fingerprints.source_inputs(con, source.name),
         {r: fingerprints.token(con, f"staging/{r}") for r in refs},
     )
@@ -169,8 +177,11 @@ def stage(warehouse: Warehouse, source: Source, recompute: bool = False) -> Stag
     with warehouse.connect() as con:
         fp = staging_fingerprint(con, source)
         built = fingerprints.read(con, asset)
-        if not recompute and built is not None and built.matches(None, fp) and Warehouse.has_table(
-            con, "staging", source.name
+        if (
+            not recompute
+            and built is not None
+            and built.matches(None, fp)
+            and Warehouse.has_table(con, "staging", source.name)
         ):
             keys = ", ".join(quote_ident(k) for k in source.key)
             stored = fetch(con, f"SELECT {keys} FROM staging.{quote_ident(source.name)}")
@@ -195,18 +206,13 @@ def stage(warehouse: Warehouse, source: Source, recompute: bool = False) -> Stag
             "rows_quarantined": result.rows_quarantined,
             "rows_superseded": result.rows_superseded,
         }
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             Warehouse.replace_table(con, f"staging.{source.name}", result.frame)
             con.execute(load_sql("ops/clear_quarantine"), [source.name, "staging"])
             con.register("_q", arrow(result.rejects))
             con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
             con.unregister("_q")
             fingerprints.record(con, asset, None, fp, counts)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     return result
 
 

@@ -2,17 +2,18 @@
 
 Every query lives in ``sql/leadership/`` with bound values; table and column names of
 the per-source counts come from the contract and are bound too (``query_table``), never
-formatted into SQL. Everything after this module is pure (``pipeline.reporting.pack.leadership``).
+formatted into SQL. Everything after this module is pure (``pipeline.reporting.pack``).
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 import polars as pl
 
 from pipeline.contract import SOURCES
-from pipeline.reporting.pack.leadership import TABLE_STATS_SCHEMA, LeadershipInputs
+from pipeline.reporting.pack.inputs import TABLE_STATS_SCHEMA, LeadershipInputs
 from pipeline.reporting.periods import add_months
 from pipeline.resources.warehouse import Warehouse, fetch
 from pipeline.sql import load_sql
@@ -47,6 +48,16 @@ REQUIRED_TABLES = (
 )
 
 
+# The looking-ahead page: (LeadershipInputs field, mart it needs, query), month M only; a
+# mart not built yet leaves its field empty and the page says so.
+LOOKING_AHEAD = (
+    ("forecast", "account_forecast", "account_forecast"),
+    ("retention", "band_retention", "band_retention"),
+    ("goals", "account_goals", "account_goals"),
+    ("pipeline", "account_monthly", "expansion_pipeline"),
+)
+
+
 class LeadershipDataError(RuntimeError):
     """A table the pack needs is missing; the message says which and what to do."""
 
@@ -71,12 +82,15 @@ def table_stats(con) -> pl.DataFrame:
         if Warehouse.has_table(con, "staging", source.name):
             staging = _scalar(con, "leadership/table_rows", {"table": f"staging.{source.name}"})
             if column:
-                newest = _scalar(
-                    con, "leadership/newest_date", {"table": f"staging.{source.name}", "column": column}
-                )
+                newest = _scalar(con, "leadership/newest_date", {"table": f"staging.{source.name}", "column": column})
         rows.append(
-            {"source": source.name, "raw_rows": raw, "staging_rows": staging,
-             "date_column": column, "newest_date": newest}
+            {
+                "source": source.name,
+                "raw_rows": raw,
+                "staging_rows": staging,
+                "date_column": column,
+                "newest_date": newest,
+            }
         )
     return pl.DataFrame(rows, schema=TABLE_STATS_SCHEMA)
 
@@ -91,8 +105,15 @@ def load_leadership_inputs(warehouse: Warehouse, month: date) -> LeadershipInput
                 f"The leadership pack needs {', '.join(missing)}, which the warehouse does not have yet. "
                 "Materialize the staging and marts assets for this month first."
             )
-        first = _scalar(con, "leadership/first_month", {})
+        # min(month) of a DATE column: a date, or None when the mart is empty
+        first = cast("date | None", _scalar(con, "leadership/first_month", {}))
+        ahead = {
+            name: _query(con, f"leadership/{sql}", {"month": month})
+            for name, table, sql in LOOKING_AHEAD
+            if warehouse.has_table(con, "marts", table)
+        }
         return LeadershipInputs(
+            **ahead,
             month=month,
             portfolio=_query(
                 con,
@@ -108,4 +129,9 @@ def load_leadership_inputs(warehouse: Warehouse, month: date) -> LeadershipInput
             quarantine=_query(con, "leadership/quarantine_by_source"),
             reasons=_query(con, "leadership/quarantine_top_reasons", {"per_source": TOP_REASONS_PER_SOURCE}),
             first_month=first,
+            alerts=(
+                _query(con, "leadership/account_alerts", {"month": month})
+                if warehouse.has_table(con, "marts", "account_alerts")
+                else pl.DataFrame()
+            ),
         )

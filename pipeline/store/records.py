@@ -1,16 +1,18 @@
-"""The reports' ops tables (I/O through the Warehouse): the manifest of rendered files,
-the deliveries log and the approvals.
+"""The reports' records: the manifest of rendered files (in the warehouse), and the
+deliveries and approvals (in the ledger, ``pipeline.store.ledger``, which outlives the
+warehouse; ``ops.deliveries`` and ``ops.report_approvals`` are the warehouse's copies).
 
 - ``ops.report_manifest``: one row per document of a period (account, files, sha256,
   pages, data-as-of, input hash, status), replaced per period and kind in one
   transaction.
-- ``ops.deliveries``: one row per (kind, account, period, recipient, report sha256, and
-  for a resend its request); a row is claimed as ``sending`` before a message leaves
-  and finished as ``sent`` or ``failed``, so the same report never goes twice to the
-  same recipient unless an operator asks for a resend (kind ``client_resend``).
-- ``ops.report_approvals``: who approved which reports of a period (when
-  ``require_approval`` is on); approving fingerprints the manifest, so a re-render
-  after approval needs a new approval.
+- deliveries: one row per (kind, account, period, recipient, what the report says (its
+  input hash), and for a resend its request); a row is claimed as ``sending`` before a
+  message leaves and finished as ``sent`` or ``failed``, so the same report never goes
+  twice to the same recipient unless an operator asks for a resend (kind
+  ``client_resend``), whatever happens to the warehouse.
+- approvals: who approved which reports of a period (when ``require_approval`` is on);
+  approving fingerprints what the reports say, so a report that says something new
+  needs a new approval (a re-render of the same content does not).
 
 The tables are created by the warehouse bootstrap (``pipeline.resources.warehouse``,
 ``OPS_TABLES``) when a writable connection first opens the file.
@@ -19,13 +21,14 @@ The tables are created by the warehouse bootstrap (``pipeline.resources.warehous
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
 
 from pipeline.resources.warehouse import Warehouse, fetch
 from pipeline.sql import load_sql
+from pipeline.store.ledger import deliveries_frame, ledger_for, sync_approvals
 
 OK_STATUSES = ("rendered", "unchanged")
 
@@ -70,7 +73,7 @@ def period_text(period: date | str) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _query(warehouse: Warehouse, sql_name: str, params: dict[str, Any]) -> pl.DataFrame:
@@ -88,16 +91,10 @@ def read_manifest(warehouse: Warehouse, period: date | str, kind: str = "client"
 def replace_manifest(warehouse: Warehouse, period: date | str, kind: str, rows: list[dict[str, Any]]) -> None:
     """Replace the period's manifest rows of this kind with ``rows``, in one transaction."""
     frame = pl.DataFrame(rows, schema=MANIFEST) if rows else pl.DataFrame(schema=MANIFEST)
-    with warehouse.connect() as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            Warehouse.replace_rows(
-                con, "ops.report_manifest", frame, "period = ? AND kind = ?", [period_text(period), kind]
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    with warehouse.transaction() as con:
+        Warehouse.replace_rows(
+            con, "ops.report_manifest", frame, "period = ? AND kind = ?", [period_text(period), kind]
+        )
 
 
 def recorded_files(row: dict[str, Any]) -> list[tuple[str | None, str | None]]:
@@ -105,14 +102,27 @@ def recorded_files(row: dict[str, Any]) -> list[tuple[str | None, str | None]]:
     return [(row.get("pdf_path"), row.get("pdf_sha256")), (row.get("html_path"), row.get("html_sha256"))]
 
 
-def manifest_fingerprint(manifest: pl.DataFrame) -> str:
-    """sha256 over (account, pdf sha256) of the deliverable rows: what an approval covers."""
+def content_of(row: dict[str, Any]) -> str:
+    """What a manifest row's report says: its input hash (context, templates, fonts and the
+    versions that shape it), or the PDF's sha256 for a row recorded without one."""
+    return row.get("input_hash") or row["pdf_sha256"]
+
+
+def manifest_fingerprint(manifest: pl.DataFrame, by: str = "content") -> str:
+    """sha256 over (account, what the report says) of the deliverable rows: what an
+    approval covers. ``by="pdf"``: over the PDFs' sha256, as approvals were recorded
+    before (still accepted, ``approval_covers``)."""
     h = hashlib.sha256()
     if manifest.height:
         ok = manifest.filter(pl.col("status").is_in(OK_STATUSES)).sort("account_id")
-        for account_id, sha in ok.select("account_id", "pdf_sha256").iter_rows():
-            h.update(f"{account_id}\0{sha}\n".encode("utf-8"))
+        for row in ok.iter_rows(named=True):
+            sha = content_of(row) if by == "content" else row["pdf_sha256"]
+            h.update(f"{row['account_id']}\0{sha}\n".encode())
     return h.hexdigest()
+
+
+def approval_covers(approval: dict[str, Any], manifest: pl.DataFrame) -> bool:
+    return approval["manifest_sha256"] in (manifest_fingerprint(manifest), manifest_fingerprint(manifest, "pdf"))
 
 
 # --------------------------------------------------------------------------- approvals
@@ -145,50 +155,45 @@ def approve_period(
         "manifest_sha256": manifest_fingerprint(manifest),
         "reports": deliverable.height,
     }
-    with warehouse.connect() as con:
-        con.execute(load_sql("reports/approval_upsert"), record)
+    ledger_for(warehouse).upsert_approval(record)
+    sync_approvals(warehouse)
     return record
 
 
 def approval_for(warehouse: Warehouse, period: date | str, kind: str = "client") -> dict[str, Any] | None:
-    rows = _query(warehouse, "reports/approval_for_period", {"period": period_text(period), "kind": kind})
-    return rows.row(0, named=True) if rows.height else None
+    return ledger_for(warehouse).approval(period_text(period), kind)
 
 
 # --------------------------------------------------------------------------- deliveries
 
 
 def delivery_log(warehouse: Warehouse, period: date | str, kind: str = "client") -> pl.DataFrame:
-    return _query(warehouse, "reports/deliveries_for_period", {"period": period_text(period), "kind": kind})
+    """The ledger's deliveries of a period and kind (the columns of ops.deliveries)."""
+    return deliveries_frame(ledger_for(warehouse).deliveries(period_text(period), kind))
 
 
 def claim_delivery(warehouse: Warehouse, record: dict[str, Any], resume: bool = False) -> bool:
-    """Write ``sending`` for this delivery (attempts + 1) before the message leaves.
+    """Write ``sending`` for this delivery (attempts + 1) in the ledger, synced, before the
+    message leaves.
 
     False when it is not this run's to send: another run claimed or finished it since
     the plan was read (a new or failed delivery is claimed; a ``sending`` one only with
     ``resume``, when the channel showed that message never left)."""
-    with warehouse.connect() as con:
-        return bool(con.execute(load_sql("reports/delivery_claim"), {**record, "resume": resume}).fetchall())
+    return ledger_for(warehouse).claim(record, resume)
 
 
 def finish_delivery(
     warehouse: Warehouse, key: str, status: str, message_id: str | None, error: str | None, now: datetime
 ) -> None:
-    with warehouse.connect() as con:
-        con.execute(
-            load_sql("reports/delivery_finish"),
-            {"key": key, "status": status, "message_id": message_id, "error": error, "now": now},
-        )
+    ledger_for(warehouse).finish(key, status, message_id, error, now)
 
 
 def reject_delivery(warehouse: Warehouse, record: dict[str, Any]) -> None:
-    with warehouse.connect() as con:
-        con.execute(load_sql("reports/delivery_reject"), record)
+    ledger_for(warehouse).reject(record)
 
 
 def periods_with_failed_deliveries(warehouse: Warehouse, kind: str = "client") -> list[str]:
     """Reporting months (YYYY-MM) with failed deliveries, retried when the month's
     report_deliveries runs again: what a retry sensor would request."""
-    rows = _query(warehouse, "reports/periods_with_failed_deliveries", {"kind": kind})
-    return rows["period"].to_list() if rows.height else []
+    rows = ledger_for(warehouse).deliveries(kind=kind, status="failed")
+    return sorted({r["period"] for r in rows})

@@ -7,11 +7,11 @@ this module is pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import polars as pl
 
+from pipeline.reporting.client.inputs import ReportInputs
 from pipeline.reporting.periods import add_months, month_end
 from pipeline.resources.warehouse import Warehouse, fetch
 from pipeline.sql import load_sql
@@ -38,46 +38,8 @@ class ReportDataError(RuntimeError):
     """An input table the reports need is missing; the message says which and what to do."""
 
 
-@dataclass(frozen=True)
-class ReportInputs:
-    """The frames a month's client reports are built from (all accounts, or one)."""
-
-    accounts: pl.DataFrame
-    contacts: pl.DataFrame
-    monthly: pl.DataFrame
-    health: pl.DataFrame
-    subscriptions: pl.DataFrame
-    invoices: pl.DataFrame
-    tickets: pl.DataFrame
-    responses: pl.DataFrame
-    activities: pl.DataFrame
-
-    def for_account(self, account_id: str) -> "ReportInputs":
-        """The same frames holding only this account's rows (nothing of any other client).
-
-        The frames are split by account once (on first use) rather than filtered per
-        report: thousands of reports would otherwise scan every frame thousands of times."""
-        index = self.__dict__.get("_by_account")
-        if index is None:
-            index = {f.name: by_account(getattr(self, f.name)) for f in fields(self)}
-            object.__setattr__(self, "_by_account", index)
-        return ReportInputs(
-            **{
-                f.name: index[f.name].get(account_id, getattr(self, f.name).clear())
-                for f in fields(self)
-            }
-        )
-
-
-def by_account(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """A frame's rows per account id, in their order; {} for a frame without account_id."""
-    if "account_id" not in frame.columns or frame.is_empty():
-        return {}
-    return {key[0]: part for key, part in frame.partition_by("account_id", as_dict=True, maintain_order=True).items()}
-
-
 def _utc(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
 def load_report_inputs(warehouse: Warehouse, month: date, reporting_currency: str, with_health: bool) -> ReportInputs:
@@ -99,6 +61,12 @@ def load_report_inputs(warehouse: Warehouse, month: date, reporting_currency: st
         def q(name: str, params: dict | None = None) -> pl.DataFrame:
             return fetch(con, load_sql(f"reports/{name}"), params)
 
+        # Looking ahead: absent before the forecast marts' first run (the sections are left out).
+        goals = forecast = pl.DataFrame()
+        if warehouse.has_table(con, "marts", "account_goals"):
+            goals = q("account_goals", {"month": month})
+        if warehouse.has_table(con, "marts", "account_forecast"):
+            forecast = q("account_forecast", {"month": month})
         health = pl.DataFrame()
         if with_health and warehouse.has_table(con, "marts", "account_health"):
             health = q("account_health", {"from_month": add_months(month, -12), "to_month": month})
@@ -118,4 +86,6 @@ def load_report_inputs(warehouse: Warehouse, month: date, reporting_currency: st
             tickets=q("tickets", {"from_ts": _utc(add_months(month, -2)), "to_ts": to_ts}),
             responses=q("responses", {"from_ts": _utc(add_months(month, -2)), "to_ts": to_ts}),
             activities=q("activities", {"from_ts": _utc(window_start), "to_ts": to_ts}),
+            goals=goals,
+            forecast=forecast,
         )

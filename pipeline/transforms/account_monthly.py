@@ -85,9 +85,7 @@ def first_data_months(
     )
 
 
-def account_spine(
-    accounts: pl.DataFrame, first_months: pl.DataFrame, reporting_month: date
-) -> pl.DataFrame:
+def account_spine(accounts: pl.DataFrame, first_months: pl.DataFrame, reporting_month: date) -> pl.DataFrame:
     """account_id × month from each known account's first data month to the reporting month.
 
     Staging guarantees every record's account exists; an id missing from `accounts`
@@ -119,7 +117,7 @@ def build_account_monthly(
     Inputs are staging frames (contract columns plus `_file`, `_row`, `_loaded_at`).
     Only records dated on or before end(reporting_month) are used, so a record from
     the future neither shows nor needs an exchange rate. Money is converted at the date
-    METRICS.md names: subscriptions at start_date, invoices at issued_on, opportunities
+    docs/metrics.md names: subscriptions at start_date, invoices at issued_on, opportunities
     at created_on; only records that feed a metric ask for a rate.
     """
     last = month_start(reporting_month)
@@ -177,12 +175,7 @@ def build_account_monthly(
         monthly_days_to_renewal(accounts, spine),
     ]
     attributes = accounts.select(ACCOUNT, *ACCOUNT_ATTRIBUTES).unique(ACCOUNT, keep="last")
-    frame = side_by_side(
-        spine.join(attributes, on=ACCOUNT, how="left", maintain_order="left"), *families
-    )
-    frame = (
-        frame.select(pl.col(name).cast(dtype) for name, dtype in ACCOUNT_MONTHLY.items())
-        .sort(ACCOUNT, MONTH)
-    )
-    rejects = pl.concat([subs_rejects, inv_rejects, opp_rejects]).cast(dict(QUARANTINE))
+    frame = side_by_side(spine.join(attributes, on=ACCOUNT, how="left", maintain_order="left"), *families)
+    frame = frame.select(pl.col(name).cast(dtype) for name, dtype in ACCOUNT_MONTHLY.items()).sort(ACCOUNT, MONTH)
+    rejects = pl.concat([subs_rejects, inv_rejects, opp_rejects]).cast(QUARANTINE)
     return AccountMonthlyResult(frame=frame, rejects=rejects)

@@ -1,7 +1,7 @@
 """Relationship activity: touches, tickets, expansion pipeline and renewal timing.
 
 These are the leading indicators an account manager can act on. Stocks ("open at the
-end of M") are decided at day granularity on end(M) with the rule METRICS.md states,
+end of M") are decided at day granularity on end(M) with the rule docs/metrics.md states,
 translated into month keys for `month_end_balances`; flows ("in M", "in M-2 .. M")
 are counted by the UTC day of their timestamp.
 """
@@ -45,9 +45,7 @@ def monthly_touches(activities: pl.DataFrame, spine: pl.DataFrame) -> pl.DataFra
         values=["touches_3m"],
         months=TOUCH_MONTHS,
     )
-    latest = touched.group_by(pl.col(ACCOUNT), pl.col("_month").alias(MONTH)).agg(
-        pl.col("_day").max().alias("_last")
-    )
+    latest = touched.group_by(pl.col(ACCOUNT), pl.col("_month").alias(MONTH)).agg(pl.col("_day").max().alias("_last"))
     return (
         counts.join(latest, on=[ACCOUNT, MONTH], how="left", maintain_order="left")
         .with_columns(pl.col("_last").forward_fill().over(ACCOUNT))
@@ -131,10 +129,7 @@ def monthly_expansion_pipeline(opportunities: pl.DataFrame, spine: pl.DataFrame)
     expansion = expansion_opportunities(opportunities).select(
         pl.col(ACCOUNT),
         pl.col("created_on").dt.month_start().alias("_from"),
-        pl.when(closed)
-        .then(pl.col("close_date").dt.month_start())
-        .otherwise(None)
-        .alias("_until"),
+        pl.when(closed).then(pl.col("close_date").dt.month_start()).otherwise(None).alias("_until"),
         pl.col("amount").cast(MONEY).alias("open_expansion_pipeline"),
     )
     return month_end_balances(

@@ -1,6 +1,6 @@
 """Calendar months: what "the month of", "end(M)" and "M-k" mean, and the month spine.
 
-METRICS.md states every number on calendar-month boundaries, so the month arithmetic
+docs/metrics.md states every number on calendar-month boundaries, so the month arithmetic
 lives in one place. The frame helpers work on an *account × month spine*: one row per
 account and consecutive month, sorted. Because the months of an account are
 consecutive rows, "the last k months" is "the last k rows", which lets every
@@ -63,7 +63,7 @@ def month_range(first: date, last: date) -> list[date]:
 def utc_day(schema: pl.Schema, column: str) -> pl.Expr:
     """The calendar day, in UTC, of a date or timestamp column.
 
-    METRICS.md: a timestamp belongs to the day it falls on in UTC. Staging stores
+    docs/metrics.md: a timestamp belongs to the day it falls on in UTC. Staging stores
     timestamps as UTC already; a naive timestamp is taken to be UTC (the contract:
     a missing offset means UTC) and a date is its own day.
     """
@@ -99,9 +99,7 @@ def month_spine(first_months: pl.DataFrame, last_month: date) -> pl.DataFrame:
         .agg(pl.col("_first").min())
         .select(
             pl.col(ACCOUNT),
-            pl.date_ranges(pl.col("_first"), pl.lit(last), interval="1mo", closed="both").alias(
-                MONTH
-            ),
+            pl.date_ranges(pl.col("_first"), pl.lit(last), interval="1mo", closed="both").alias(MONTH),
         )
         .explode(MONTH)
         .sort(ACCOUNT, MONTH)
@@ -118,11 +116,7 @@ def side_by_side(spine_frame: pl.DataFrame, *parts: pl.DataFrame) -> pl.DataFram
     """
     out = spine_frame
     for part in parts:
-        aligned = (
-            part.height == out.height
-            and part[ACCOUNT].equals(out[ACCOUNT])
-            and part[MONTH].equals(out[MONTH])
-        )
+        aligned = part.height == out.height and part[ACCOUNT].equals(out[ACCOUNT]) and part[MONTH].equals(out[MONTH])
         if aligned:
             out = out.hstack(part.drop(ACCOUNT, MONTH).get_columns())
         else:
@@ -156,11 +150,7 @@ def trailing_totals(
     does); events outside the spine are outside every window anyway.
     Output: `account_id`, `month`, one column per value, in spine order.
     """
-    per_month = (
-        events.lazy()
-        .group_by(pl.col(ACCOUNT), pl.col(month).alias(MONTH))
-        .agg(pl.col(v).sum() for v in values)
-    )
+    per_month = events.lazy().group_by(pl.col(ACCOUNT), pl.col(month).alias(MONTH)).agg(pl.col(v).sum() for v in values)
     out = (
         spine.lazy()
         .select(ACCOUNT, MONTH)
@@ -169,8 +159,7 @@ def trailing_totals(
     )
     if months > 1:
         out = out.with_columns(
-            (pl.col(v).cum_sum() - pl.col(v).cum_sum().shift(months, fill_value=0)).over(ACCOUNT)
-            for v in values
+            (pl.col(v).cum_sum() - pl.col(v).cum_sum().shift(months, fill_value=0)).over(ACCOUNT) for v in values
         )
     return out.collect()
 
@@ -210,11 +199,7 @@ def month_end_balances(
         pl.max_horizontal(pl.col(stop), pl.col("_first")).alias(MONTH),
         *(-pl.col(v) for v in values),
     )
-    changes = (
-        pl.concat([opens, closes])
-        .group_by(ACCOUNT, MONTH)
-        .agg(pl.col(v).sum() for v in values)
-    )
+    changes = pl.concat([opens, closes]).group_by(ACCOUNT, MONTH).agg(pl.col(v).sum() for v in values)
     return (
         spine.lazy()
         .select(ACCOUNT, MONTH)

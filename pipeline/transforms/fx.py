@@ -1,6 +1,6 @@
 """Currency conversion into the reporting currency, with missing rates made visible.
 
-METRICS.md: "converted" means with the latest rate dated on or before the named date,
+docs/metrics.md: "converted" means with the latest rate dated on or before the named date,
 and a rate that does not exist is a data-quality error, never a silent 1.0. So
 `convert` splits its input in two: the rows it could convert, and the rows it could
 not, which the caller reports in `ops.quarantine` (see `missing_rate_quarantine`) and
@@ -59,12 +59,8 @@ def convert(
     """
     reporting = reporting_currency.lower()
     columns = frame.columns
-    work = frame.with_row_index(_IDX).with_columns(
-        pl.col(currency_column).str.to_lowercase().alias(_CUR)
-    )
-    home = work.filter(pl.col(_CUR) == reporting).with_columns(
-        pl.col(c).cast(MONEY) for c in amount_columns
-    )
+    work = frame.with_row_index(_IDX).with_columns(pl.col(currency_column).str.to_lowercase().alias(_CUR))
+    home = work.filter(pl.col(_CUR) == reporting).with_columns(pl.col(c).cast(MONEY) for c in amount_columns)
     foreign = work.filter((pl.col(_CUR) != reporting) | pl.col(_CUR).is_null())
     undated = foreign.filter(pl.col(date_column).is_null() | pl.col(_CUR).is_null())
     matched = (
@@ -80,17 +76,10 @@ def convert(
         )
     )
     found = matched.filter(pl.col(_RATE).is_not_null()).with_columns(
-        (pl.col(c).cast(_EXACT) * pl.col(_RATE))
-        .round(4, mode="half_away_from_zero")
-        .cast(MONEY)
-        .alias(c)
+        (pl.col(c).cast(_EXACT) * pl.col(_RATE)).round(4, mode="half_away_from_zero").cast(MONEY).alias(c)
         for c in amount_columns
     )
-    converted = (
-        pl.concat([home.select(_IDX, *columns), found.select(_IDX, *columns)])
-        .sort(_IDX)
-        .drop(_IDX)
-    )
+    converted = pl.concat([home.select(_IDX, *columns), found.select(_IDX, *columns)]).sort(_IDX).drop(_IDX)
     missing = (
         pl.concat(
             [
@@ -147,8 +136,7 @@ def missing_rate_quarantine(
         )
         .otherwise(
             pl.format(
-                "no {} exchange rate on or before {} (the first {} rate is dated {}); "
-                "add it to billing/fx_rates",
+                "no {} exchange rate on or before {} (the first {} rate is dated {}); add it to billing/fx_rates",
                 cur,
                 day,
                 cur,
@@ -166,12 +154,10 @@ def missing_rate_quarantine(
             pl.lit(currency_column).alias("column"),
             cur.alias("value"),
             reason.alias("reason"),
-            pl.concat_str([pl.col(k).cast(pl.String) for k in key_columns], separator="|").alias(
-                "record_key"
-            ),
+            pl.concat_str([pl.col(k).cast(pl.String) for k in key_columns], separator="|").alias("record_key"),
             pl.col("_loaded_at").alias("loaded_at"),
         )
-        .cast(dict(QUARANTINE))
+        .cast(QUARANTINE)
     )
 
 
@@ -187,9 +173,7 @@ def convert_or_quarantine(
     reporting_currency: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`convert`, with the unconvertible rows already turned into QUARANTINE rows."""
-    converted, missing = convert(
-        frame, amount_columns, currency_column, date_column, fx_rates, reporting_currency
-    )
+    converted, missing = convert(frame, amount_columns, currency_column, date_column, fx_rates, reporting_currency)
     rejects = missing_rate_quarantine(
         missing,
         source=source,

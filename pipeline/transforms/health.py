@@ -1,10 +1,11 @@
 """Account health: measures, score, band, drivers and the month-on-month split.
 
-Pure Polars in, Polars out (METRICS.md, "Account health"). The model is data: which
+Pure Polars in, Polars out (docs/metrics.md, "Account health"). The model is data: which
 measures exist, their points and weights come only from ``HealthSettings.measures``;
 nothing in this module names a weight or a threshold.
 
-Rules this module settles where METRICS.md leaves a choice (docs/metrics.md repeats them):
+Rules this module settles where the definitions leave a choice (docs/metrics.md repeats them
+under "Choices we made where the specification was open"):
 
 - A measure's score is the linear interpolation of its input between ``zero_at`` (0) and
   ``full_at`` (100), clamped to 0..100; it works for falling scales (zero_at > full_at).
@@ -35,6 +36,8 @@ Rules this module settles where METRICS.md leaves a choice (docs/metrics.md repe
 
 from __future__ import annotations
 
+from typing import Final
+
 import polars as pl
 
 from pipeline.schemas import DRIVER
@@ -47,7 +50,7 @@ BAND_AMBER = "amber"
 BAND_RED = "red"
 BAND_INSUFFICIENT = "insufficient_data"
 
-_ROUND = "half_away_from_zero"
+_ROUND: Final = "half_away_from_zero"
 
 OVERRIDE_COLUMNS = ("account_id", "band", "reason", "set_by", "expires_on")
 
@@ -136,13 +139,9 @@ def _signed(value: float, decimals: int = 0) -> str:
 def _sentence(m: Measure, value: pl.Expr, score: pl.Expr) -> pl.Expr:
     """The plain-words reason for one measure, with its numbers (vectorised)."""
     if m.name == "satisfaction":
-        return pl.format(
-            "NPS over the last 12 months is {} (target {})", _num(value), pl.lit(_const(m.full_at))
-        )
+        return pl.format("NPS over the last 12 months is {} (target {})", _num(value), pl.lit(_const(m.full_at)))
     if m.name == "service":
-        return pl.format(
-            "CSAT over the last 3 months is {}% (target {}%)", _num(value), pl.lit(_const(m.full_at))
-        )
+        return pl.format("CSAT over the last 3 months is {}% (target {}%)", _num(value), pl.lit(_const(m.full_at)))
     if m.name == "engagement":
         days = pl.col("days_since_last_touch").cast(pl.Float64)
         unit = pl.when(days == 1).then(pl.lit("day")).otherwise(pl.lit("days"))
@@ -211,15 +210,16 @@ def _score_columns(frame: pl.DataFrame, settings: HealthSettings) -> pl.DataFram
 
     # The part of each measure in the unrounded score: w·s/Σw(present), 0 when missing;
     # null when no measure is present. These parts add up to the unrounded score.
-    parts = [
-        (pl.col(f"{m.name}_score").fill_null(0.0) * m.weight / pw).alias(f"_part_{m.name}")
-        for m in measures
-    ]
-    frame = frame.with_columns(parts).with_columns(
-        _score_raw=pl.when(pl.col("present_weight") > 0).then(
-            pl.sum_horizontal([f"_part_{m.name}" for m in measures])
+    parts = [(pl.col(f"{m.name}_score").fill_null(0.0) * m.weight / pw).alias(f"_part_{m.name}") for m in measures]
+    frame = (
+        frame.with_columns(parts)
+        .with_columns(
+            _score_raw=pl.when(pl.col("present_weight") > 0).then(
+                pl.sum_horizontal([f"_part_{m.name}" for m in measures])
+            )
         )
-    ).with_columns(score=pl.col("_score_raw").round(1, mode=_ROUND))
+        .with_columns(score=pl.col("_score_raw").round(1, mode=_ROUND))
+    )
 
     score = pl.col("score")
     computed_band = (
@@ -239,9 +239,7 @@ def _score_columns(frame: pl.DataFrame, settings: HealthSettings) -> pl.DataFram
         ignore_nulls=True,
     ).fill_null("")
     missing = (
-        pl.when(missing_text == "")
-        .then(pl.lit([], dtype=pl.List(pl.String)))
-        .otherwise(missing_text.str.split(","))
+        pl.when(missing_text == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(missing_text.str.split(","))
     )
     return frame.with_columns(computed_band=computed_band, missing_measures=missing)
 
@@ -334,8 +332,7 @@ def _overrides(frame: pl.DataFrame, overrides: pl.DataFrame | None) -> pl.DataFr
         if dupes.height:
             ids = ", ".join(sorted(dupes["account_id"].cast(pl.String).to_list())[:5])
             raise ValueError(
-                f"health overrides: more than one override for account(s) {ids}; "
-                "staging must keep one per account_id"
+                f"health overrides: more than one override for account(s) {ids}; staging must keep one per account_id"
             )
         ov = overrides.select(
             pl.col("account_id").cast(pl.String),
@@ -384,7 +381,4 @@ def account_health(
     frame = _drivers(frame, settings)
     frame = _changes(frame, settings)
     frame = _overrides(frame, overrides)
-    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]).sort(
-        "account_id", "month"
-    )
-
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]).sort("account_id", "month")

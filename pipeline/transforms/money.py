@@ -47,9 +47,7 @@ def overdue_months(invoices: pl.DataFrame) -> pl.DataFrame:
     """
     return invoices.select(
         pl.col(ACCOUNT),
-        pl.max_horizontal(pl.col("issued_on"), pl.col("due_on").dt.offset_by("1d"))
-        .dt.month_start()
-        .alias("_from"),
+        pl.max_horizontal(pl.col("issued_on"), pl.col("due_on").dt.offset_by("1d")).dt.month_start().alias("_from"),
         pl.col("paid_on").dt.month_start().alias("_until"),
         pl.col("total").alias("overdue_amount"),
     )
@@ -91,10 +89,7 @@ def monthly_money(invoices: pl.DataFrame, spine: pl.DataFrame) -> pl.DataFrame:
     keys = [ACCOUNT, MONTH]
     return (
         side_by_side(invoiced, collected, overdue)
-        .with_columns(
-            pl.col(c).cast(MONEY)
-            for c in ("invoiced_net", "invoiced_tax", "collected", "overdue_amount")
-        )
+        .with_columns(pl.col(c).cast(MONEY) for c in ("invoiced_net", "invoiced_tax", "collected", "overdue_amount"))
         .with_columns(
             relative_change(pl.col("invoiced_net"), 1).alias("invoiced_net_mom"),
             relative_change(pl.col("invoiced_net"), 12).alias("invoiced_net_yoy"),

@@ -1,10 +1,11 @@
-"""Portfolio rates per month and grouping (METRICS.md, "Portfolio rates").
+"""Portfolio rates per month and grouping (docs/metrics.md, "Portfolio").
 
 Pure Polars in, Polars out. Every account row is stacked once per grouping with a
 (grouping, group_value) label and the whole table is one group_by, so 10,000 accounts ×
 36 months take well under a second.
 
-Rules this module settles where METRICS.md leaves a choice (docs/metrics.md repeats them):
+Rules this module settles where the definitions leave a choice (docs/metrics.md repeats them
+under "Choices we made where the specification was open"):
 
 - An account belongs to the group it carries on its ACCOUNT_MONTHLY row of the reporting
   month (account_monthly carries each account's current tier, segment and manager on
@@ -36,19 +37,20 @@ from datetime import date
 
 import polars as pl
 
-from pipeline.schemas import MONEY, PORTFOLIO_MONTHLY
+from pipeline.schemas import MONEY, PORTFOLIO_FORECAST_COLUMNS, PORTFOLIO_MONTHLY
 
-__all__ = ["bridge_violations", "portfolio_monthly"]
+__all__ = ["GROUPING_EXPRESSIONS", "GROUPING_ORDER", "bridge_violations", "portfolio_monthly"]
 
 MOVEMENTS = ("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churn", "mrr_reactivation")
 UNASSIGNED = "unassigned"
-_GROUPINGS: tuple[tuple[str, pl.Expr], ...] = (
+# (grouping, group_value expression): forecast.py stacks its rows the same way.
+GROUPING_EXPRESSIONS: tuple[tuple[str, pl.Expr], ...] = (
     ("all", pl.lit("all")),
     ("tier", pl.col("tier").fill_null(UNASSIGNED)),
     ("segment", pl.col("segment").fill_null(UNASSIGNED)),
     ("account_manager", pl.col("account_manager_id").fill_null(UNASSIGNED)),
 )
-_GROUPING_ORDER = {name: i for i, (name, _) in enumerate(_GROUPINGS)}
+GROUPING_ORDER = {name: i for i, (name, _) in enumerate(GROUPING_EXPRESSIONS)}
 _BANDS = ("green", "amber", "red", "insufficient_data")
 _ZERO = pl.lit(0, dtype=MONEY)
 
@@ -98,18 +100,24 @@ def portfolio_monthly(
     *,
     gross_margin: float,
     first_billing_month: date | None,
+    forecast: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per month and group (all, each tier, segment, account manager); PORTFOLIO_MONTHLY."""
+    """One row per month and group (all, each tier, segment, account manager); PORTFOLIO_MONTHLY.
+
+    ``forecast``: the looking-ahead columns per month and group (PORTFOLIO_FORECAST, from
+    ``forecast.portfolio_forecast``), joined on month, grouping and group_value; a group
+    without a forecast row (or no ``forecast`` at all) has them null.
+    """
     dupes = account_monthly.filter(pl.struct("account_id", "month").is_duplicated())
     if dupes.height:
-        first = dupes.row(0, named=True)
+        first_dupe = dupes.row(0, named=True)
         raise ValueError(
             f"portfolio: {dupes.height} account_monthly rows share an account and month "
-            f"(first: {first['account_id']} {first['month']}); expected one row per account and month"
+            f"(first: {first_dupe['account_id']} {first_dupe['month']}); expected one row per account and month"
         )
     rows = _account_rows(account_monthly, account_health)
     stacked = pl.concat(
-        [rows.with_columns(grouping=pl.lit(name), group_value=value) for name, value in _GROUPINGS]
+        [rows.with_columns(grouping=pl.lit(name), group_value=value) for name, value in GROUPING_EXPRESSIONS]
     )
     keys = ["month", "grouping", "group_value"]
 
@@ -145,20 +153,24 @@ def portfolio_monthly(
 
     # Σ over M-5 .. M of the same group: each group-month row is spread to the six months
     # whose window holds it; a month without a row contributes nothing (counts 0).
-    window = pl.concat(
-        [
-            g.select(
-                "grouping",
-                "group_value",
-                pl.col("month").dt.offset_by(f"{k}mo"),
-                "churned_customers",
-                "customers_start",
-            )
-            for k in range(6)
-        ]
-    ).group_by(keys).agg(
-        pl.col("churned_customers").sum().alias("_churned_6m"),
-        pl.col("customers_start").sum().alias("_customers_start_6m"),
+    window = (
+        pl.concat(
+            [
+                g.select(
+                    "grouping",
+                    "group_value",
+                    pl.col("month").dt.offset_by(f"{k}mo"),
+                    "churned_customers",
+                    "customers_start",
+                )
+                for k in range(6)
+            ]
+        )
+        .group_by(keys)
+        .agg(
+            pl.col("churned_customers").sum().alias("_churned_6m"),
+            pl.col("customers_start").sum().alias("_customers_start_6m"),
+        )
     )
     g = g.join(window, on=keys, how="left")
 
@@ -172,18 +184,14 @@ def portfolio_monthly(
     g = g.with_columns(
         arr_end=(pl.col("mrr_end") * 12).cast(MONEY),
         logo_retention_1m=_ratio(pl.col("customers_start") - pl.col("churned_customers"), pl.col("customers_start")),
-        nrr_1m=_ratio(
-            mrr_start + pl.col("mrr_expansion") - pl.col("mrr_contraction") - pl.col("mrr_churn"), mrr_start
-        ),
+        nrr_1m=_ratio(mrr_start + pl.col("mrr_expansion") - pl.col("mrr_contraction") - pl.col("mrr_churn"), mrr_start),
         grr_1m=_ratio(mrr_start - pl.col("mrr_contraction") - pl.col("mrr_churn"), mrr_start),
         expansion_rate_1m=_ratio(pl.col("mrr_expansion"), mrr_start),
         logo_retention_12m=pl.when(has_year).then(_ratio(pl.col("_cohort_retained"), pl.col("_cohort"))),
         nrr_12m=pl.when(has_year).then(_ratio(pl.col("_cohort_mrr_now"), pl.col("_cohort_mrr_then"))),
         grr_12m=pl.when(has_year).then(_ratio(pl.col("_cohort_mrr_min"), pl.col("_cohort_mrr_then"))),
         # Decimal / null is null, so a group without customers never divides by zero.
-        arpa=(
-            pl.col("mrr_end") / pl.when(pl.col("customers_end") > 0).then(pl.col("customers_end"))
-        ).cast(MONEY),
+        arpa=(pl.col("mrr_end") / pl.when(pl.col("customers_end") > 0).then(pl.col("customers_end"))).cast(MONEY),
         customer_churn_rate_6m=_ratio(pl.col("_churned_6m"), pl.col("_customers_start_6m")),
         nps_12m=_ratio(100 * (pl.col("_promoters") - pl.col("_detractors")), pl.col("nps_responses_12m")),
         csat_3m=_ratio(100 * pl.col("_satisfied"), pl.col("csat_responses_3m")),
@@ -192,8 +200,12 @@ def portfolio_monthly(
             pl.col("arpa").cast(pl.Float64) * gross_margin / pl.col("customer_churn_rate_6m")
         ),
     )
+    if forecast is None:
+        g = g.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in PORTFOLIO_FORECAST_COLUMNS.items())
+    else:
+        g = g.join(forecast.lazy().select(*keys, *PORTFOLIO_FORECAST_COLUMNS), on=keys, how="left")
     return (
-        g.with_columns(_order=pl.col("grouping").replace_strict(_GROUPING_ORDER, return_dtype=pl.Int64))
+        g.with_columns(_order=pl.col("grouping").replace_strict(GROUPING_ORDER, return_dtype=pl.Int64))
         .sort("month", "_order", "group_value")
         .select([pl.col(name).cast(dtype) for name, dtype in PORTFOLIO_MONTHLY.items()])
         .collect()

@@ -1,6 +1,6 @@
 """Recurring revenue: month-end MRR per account, its five movements, and the trend.
 
-MRR is a month-end snapshot (METRICS.md): a subscription counts in M when it is active
+MRR is a month-end snapshot (docs/metrics.md): a subscription counts in M when it is active
 on end(M), i.e. start_date <= end(M) < end_date. In month keys that is "from the month
 of start_date up to, not including, the month of end_date", so MRR is a running total
 of +mrr at the start month and -mrr at the end month (`month_end_balances`). A
@@ -53,16 +53,16 @@ def mrr_by_month(subscriptions: pl.DataFrame, last_month: date) -> pl.DataFrame:
         pl.col("mrr").cast(MONEY),
     )
     spine = month_spine(subs.select(ACCOUNT, pl.col("_from").alias("first_month")), last_month)
-    return month_end_balances(
-        subs, spine, start="_from", stop="_until", values=["mrr"]
-    ).with_columns(pl.col("mrr").cast(MONEY))
+    return month_end_balances(subs, spine, start="_from", stop="_until", values=["mrr"]).with_columns(
+        pl.col("mrr").cast(MONEY)
+    )
 
 
 def mrr_movements(mrr_history: pl.DataFrame) -> pl.DataFrame:
     """The one movement that explains each month's change in MRR.
 
     `mrr_history` must hold consecutive months per account from before the account
-    first had MRR (as `mrr_by_month` returns). The tests run in METRICS.md's order, so
+    first had MRR (as `mrr_by_month` returns). The tests run in docs/metrics.md's order, so
     a return from zero after earlier revenue is a reactivation, never "new".
     Adds `mrr_previous` and the five movement columns, all positive or 0.
     """

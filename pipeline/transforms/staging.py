@@ -16,20 +16,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from pipeline.contract import Column, Kind, Source
 from pipeline.schemas import MONEY, NUMBER, QUARANTINE, TIMESTAMP, staging_schema
 
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
+
 EMAIL_RE = r"^[^@\s;,<>()\[\]\"']+@[^@\s;,<>()\[\]\"']+\.[A-Za-z]{2,}$"
 DECIMAL_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
 INTEGER_RE = r"^[+-]?\d+$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+MONTH_RE = r"^\d{4}-\d{2}$"
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2199, 12, 31)
+LISTED_CODES = 8  # a longer list of codes is named by its description in a reason
 MAX_ABS_AMOUNT = 10**13  # DECIMAL(18,4) holds 14 integer digits; keep a margin for sums
 
 
@@ -75,7 +81,9 @@ _TIMESTAMP_FORMS = (
 
 def _date_only(n: pl.Series) -> pl.Series:
     """A bare YYYY-MM-DD (midnight UTC); anything else stays unread."""
-    return pl.select(pl.when(pl.lit(n).str.contains(DATE_RE)).then(pl.lit(n).str.to_date("%Y-%m-%d", strict=False))).to_series()
+    return pl.select(
+        pl.when(pl.lit(n).str.contains(DATE_RE)).then(pl.lit(n).str.to_date("%Y-%m-%d", strict=False))
+    ).to_series()
 
 
 def _fill_unread(out: pl.Series, n: pl.Series, read) -> pl.Series:
@@ -124,12 +132,15 @@ def _typed(column: Column, parsed: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     if k == Kind.CODE:
         v = c.str.to_lowercase()
         if column.codes:
+            expected = _humane_list(column.codes)
+            if len(column.codes) > LISTED_CODES and column.description:
+                expected = f"{column.description}, like {_humane_list(column.codes[:3])}"
             bad = pl.when(c.is_not_null() & ~parsed.is_in(list(column.codes))).then(
                 pl.format(
                     "unknown {} '{}' (expected {})",
                     pl.lit(column.name),
                     _shown(c),
-                    pl.lit(_humane_list(column.codes)),
+                    pl.lit(expected),
                 )
             )
         else:
@@ -150,15 +161,26 @@ def _typed(column: Column, parsed: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
             .then(pl.lit("date is outside 1900-01-01 .. 2199-12-31"))
         )
         return v, bad
+    if k == Kind.MONTH:
+        v = (
+            pl.when(c.str.contains(MONTH_RE))
+            .then((c + "-01").str.to_date("%Y-%m-%d", strict=False))
+            .when(c.str.contains(DATE_RE))
+            .then(c.str.to_date("%Y-%m-%d", strict=False).dt.month_start())
+        )
+        bad = (
+            pl.when(c.is_not_null() & parsed.is_null())
+            .then(pl.lit("not a valid month in YYYY-MM form"))
+            .when(parsed.is_not_null() & ((parsed < EARLIEST) | (parsed > LATEST)))
+            .then(pl.lit("month is outside 1900-01 .. 2199-12"))
+        )
+        return v, bad
     if k == Kind.TIMESTAMP:
         v = _parse_timestamp(c)
         bad = (
             pl.when(c.is_not_null() & parsed.is_null())
             .then(pl.lit("not a valid ISO 8601 timestamp (like 2024-03-05T14:30:00Z)"))
-            .when(
-                parsed.is_not_null()
-                & ((parsed.dt.date() < EARLIEST) | (parsed.dt.date() > LATEST))
-            )
+            .when(parsed.is_not_null() & ((parsed.dt.date() < EARLIEST) | (parsed.dt.date() > LATEST)))
             .then(pl.lit("timestamp is outside 1900-01-01 .. 2199-12-31"))
         )
         return v, bad
@@ -170,10 +192,7 @@ def _typed(column: Column, parsed: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         bad = (
             pl.when(c.is_not_null() & ~ok)
             .then(
-                pl.lit(
-                    "not a number (write digits with a dot for decimals, "
-                    "no thousands separators or currency signs)"
-                )
+                pl.lit("not a number (write digits with a dot for decimals, no thousands separators or currency signs)")
             )
             .when(c.is_not_null() & parsed.is_null())
             .then(pl.lit("number is too large"))
@@ -190,13 +209,13 @@ def _typed(column: Column, parsed: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         bad = pl.when(c.is_not_null() & parsed.is_null()).then(pl.lit("not true or false"))
         return v.cast(pl.Boolean), bad
     if k == Kind.EMAIL:
-        bad = pl.when(c.is_not_null() & ~c.str.contains(EMAIL_RE)).then(
-            pl.lit("not an e-mail address")
-        )
+        bad = pl.when(c.is_not_null() & ~c.str.contains(EMAIL_RE)).then(pl.lit("not an e-mail address"))
         return c, bad
     if k == Kind.EMAIL_LIST:
-        parts = c.str.split(";").list.eval(pl.element().str.strip_chars()).list.eval(
-            pl.element().filter(pl.element() != "")
+        parts = (
+            c.str.split(";")
+            .list.eval(pl.element().str.strip_chars())
+            .list.eval(pl.element().filter(pl.element() != ""))
         )
         all_ok = parts.list.eval(pl.element().str.contains(EMAIL_RE)).list.all()
         has_break = c.str.contains(r"[\r\n]")
@@ -215,15 +234,11 @@ def _bounds_reason(column: Column, typed: pl.Expr) -> pl.Expr | None:
     if column.min_value is None and column.max_value is None:
         return None
     f = typed.cast(pl.Float64)
-    expr = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
+    expr: Then | ChainedThen = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
     if column.min_value is not None:
-        expr = expr.when(f < column.min_value).then(
-            pl.lit(f"must be at least {column.min_value:g}")
-        )
+        expr = expr.when(f < column.min_value).then(pl.lit(f"must be at least {column.min_value:g}"))
     if column.max_value is not None:
-        expr = expr.when(f > column.max_value).then(
-            pl.lit(f"must be at most {column.max_value:g}")
-        )
+        expr = expr.when(f > column.max_value).then(pl.lit(f"must be at most {column.max_value:g}"))
     return expr
 
 
@@ -246,18 +261,14 @@ def _row_rules(source: Source, col=pl.col) -> list[tuple[str, pl.Expr]]:
             rules.append(
                 (
                     "due_on",
-                    pl.when(col("due_on") < col("issued_on")).then(
-                        pl.lit("due_on is before issued_on")
-                    ),
+                    pl.when(col("due_on") < col("issued_on")).then(pl.lit("due_on is before issued_on")),
                 )
             )
         elif rule == "resolved_after_opened":
             rules.append(
                 (
                     "resolved_at",
-                    pl.when(col("resolved_at") < col("opened_at")).then(
-                        pl.lit("resolved_at is before opened_at")
-                    ),
+                    pl.when(col("resolved_at") < col("opened_at")).then(pl.lit("resolved_at is before opened_at")),
                 )
             )
             rules.append(
@@ -268,23 +279,27 @@ def _row_rules(source: Source, col=pl.col) -> list[tuple[str, pl.Expr]]:
                     ),
                 )
             )
+        elif rule == "due_not_before_start":
+            rules.append(
+                (
+                    "due_month",
+                    pl.when(col("due_month") < col("start_month")).then(pl.lit("due_month is before start_month")),
+                )
+            )
         elif rule == "score_in_survey_range":
             rules.append(
                 (
                     "score",
-                    pl.when(
-                        (col("survey_type") == "csat")
-                        & ((col("score") < 1) | (col("score") > 5))
-                    ).then(pl.lit("a csat score must be 1 to 5")),
+                    pl.when((col("survey_type") == "csat") & ((col("score") < 1) | (col("score") > 5))).then(
+                        pl.lit("a csat score must be 1 to 5")
+                    ),
                 )
             )
         elif rule == "rate_positive":
             rules.append(
                 (
                     "rate",
-                    pl.when(col("rate").cast(pl.Float64) <= 0).then(
-                        pl.lit("an exchange rate must be greater than 0")
-                    ),
+                    pl.when(col("rate").cast(pl.Float64) <= 0).then(pl.lit("an exchange rate must be greater than 0")),
                 )
             )
         else:  # pragma: no cover - the contract names only the rules above
@@ -351,8 +366,7 @@ def stage_source(
                     (
                         column.name,
                         pl.when(
-                            pl.col(_v(column.name)).is_not_null()
-                            & ~pl.col(_v(column.name)).is_in(ref.implode())
+                            pl.col(_v(column.name)).is_not_null() & ~pl.col(_v(column.name)).is_in(ref.implode())
                         ).then(
                             pl.format(
                                 "unknown {} '{}' (not in the valid {} rows)",
@@ -379,7 +393,10 @@ def stage_source(
     valid = (
         both.join(flagged.select("_i"), on="_i", how="anti")
         .select(
-            "_i", "_file", "_row", "_loaded_at",
+            "_i",
+            "_file",
+            "_row",
+            "_loaded_at",
             *[pl.col(_v(name)).alias(name) for name in names],
         )
         .with_columns(_key_expr(source).alias("_key"))
@@ -422,10 +439,7 @@ def stage_source(
         .join(text, on="_i")
         .with_columns(
             pl.coalesce(
-                [
-                    pl.when(pl.col("_column") == name).then(expr.cast(pl.String))
-                    for name, expr in value_cols.items()
-                ]
+                [pl.when(pl.col("_column") == name).then(expr.cast(pl.String)) for name, expr in value_cols.items()]
             ).alias("value"),
             _key_expr(source).alias("record_key"),
         )

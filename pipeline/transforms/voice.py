@@ -73,9 +73,7 @@ def monthly_voice(responses: pl.DataFrame, spine: pl.DataFrame) -> pl.DataFrame:
     return (
         side_by_side(nps, csat)
         .with_columns(
-            _per_100(
-                pl.col("nps_promoters_12m") - pl.col("nps_detractors_12m"), "nps_responses_12m"
-            ).alias("nps_12m"),
+            _per_100(pl.col("nps_promoters_12m") - pl.col("nps_detractors_12m"), "nps_responses_12m").alias("nps_12m"),
             _per_100(pl.col("csat_satisfied_3m"), "csat_responses_3m").alias("csat_3m"),
         )
         .select(ACCOUNT, MONTH, *VOICE_COLUMNS)

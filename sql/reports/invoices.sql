@@ -1,6 +1,6 @@
 -- Invoices that count (not draft or void) issued by $period_end and either issued or
 -- paid from $window_start on or still unpaid, converted into the reporting currency at
--- the issue date's rate (the same rule as invoiced_net in METRICS.md).
+-- the issue date's rate (the same rule as invoiced_net in docs/metrics.md).
 SELECT
     i.invoice_id,
     i.account_id,

@@ -1,6 +1,6 @@
 -- Subscriptions active at some point from $window_start to $period_end, with the
 -- monthly amount converted into the reporting currency at the start date's rate
--- (the same rule as MRR in METRICS.md) and kept as billed.
+-- (the same rule as MRR in docs/metrics.md) and kept as billed.
 SELECT
     s.subscription_id,
     s.account_id,

@@ -20,21 +20,28 @@ STAGES = {"ingest", "staging", "marts", "health", "client_reports", "leadership_
 
 def test_bench_smoke(tmp_path: Path):
     out = tmp_path / "results.json"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PIPELINE_DATA_DIR", "DAGSTER_HOME", "PIPELINE_FIRST_MONTH")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PIPELINE_DATA_DIR", "DAGSTER_HOME", "PIPELINE_FIRST_MONTH")
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "bench", "--accounts", "15", "--months", "13", "--out", str(out)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        [sys.executable, "-m", "pipeline.cli", "bench", "--accounts", "6", "--months", "13", "--out", str(out)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(out.read_text())
     names = {s["name"] for s in result["stages"]}
-    assert STAGES <= names
+    assert names >= STAGES
     for s in result["stages"]:
         assert s["seconds"] > 0
     assert result["floors"]["ingest"]["seconds"] > 0
     assert result["floors"]["ingest"]["rows"] > 0
-    assert len(result["floors"]["ingest"]["passes"]) == 3 and result["floors"]["ingest"]["seconds"] == min(result["floors"]["ingest"]["passes"])
+    assert len(result["floors"]["ingest"]["passes"]) == 3 and result["floors"]["ingest"]["seconds"] == min(
+        result["floors"]["ingest"]["passes"]
+    )
     assert result["floors"]["render"]["seconds"] > 0
     assert result["floors"]["render"]["seconds_per_report"] > 0
     assert result["rerun"]["seconds"] > 0
@@ -44,7 +51,10 @@ def test_bench_smoke(tmp_path: Path):
     d = result["data_subtotal"]
     assert 0 < d["in_steps"] <= d["seconds"] and d["overhead"] >= 0
     assert result["executors"]["multiprocess_data_seconds"] > 0
-    assert result["rerun"]["reports_rendered"] in (0, None)  # nothing changed, nothing re-rendered
+    # The first run rendered every client report; the rerun changed nothing, so re-rendered
+    # none (recorded as 0, not left out: None means the bench ran without reports).
+    assert {s["name"]: s for s in result["stages"]}["client_reports"]["units"] > 0
+    assert result["rerun"]["reports_rendered"] == 0
     assert "Rerun" in proc.stdout
     # The two bounds the data-stage target is judged against, from the same run.
     eb, df = result["engine_bound"], result["dagster_floor"]

@@ -1,44 +1,20 @@
-"""The `pipeline` CLI end to end, as an operator runs it: real processes, a temp data folder."""
+"""The `pipeline` CLI end to end, as an operator runs it, on the session's closed sample
+month (tests.support.closed_month: `pipeline sample` and `pipeline run --month END` as real
+processes, once per session), copied per test. Further commands run in-process through
+``pipeline.cli.main`` (the ``pipeline_cli`` fixture); the error paths run as real
+processes, for their exit code and to show that no traceback reaches the operator."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.support.cli import subprocess_cli as cli
+from tests.support.closed_month import END, env_for
+
 pytestmark = pytest.mark.slow
-
-END = "2026-06"
-
-
-def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-@pytest.fixture(scope="module")
-def env_and_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    env = {
-        **os.environ,
-        "PIPELINE_DATA_DIR": str(root / "data"),
-        "DAGSTER_HOME": str(root / "dagster_home"),
-        "PIPELINE_FIRST_MONTH": "2025-01",
-    }
-    sample = cli(["sample", "--accounts", "25", "--months", "14", "--end-month", END], env, root)
-    assert sample.returncode == 0, sample.stderr
-    first = cli(["run", "--month", END], env, root)
-    return root, env, first
 
 
 def marts_snapshot(db: Path) -> dict[str, list]:
@@ -52,14 +28,13 @@ def marts_snapshot(db: Path) -> dict[str, list]:
         con.close()
 
 
-def test_run_succeeds_prints_progress_and_is_recorded_in_the_instance(env_and_run, monkeypatch):
-    root, env, first = env_and_run
-    assert first.returncode == 0, first.stderr
-    assert "ok      marts/portfolio_monthly" in first.stdout
-    assert "Traceback" not in first.stdout + first.stderr
+def test_run_succeeds_prints_progress_and_is_recorded_in_the_instance(closed_month, monkeypatch):
+    root = closed_month.root  # `pipeline run --month END` exited 0 (asserted where the month is made)
+    assert "ok      marts/portfolio_monthly" in closed_month.run_stdout
+    assert "Traceback" not in closed_month.run_stdout + closed_month.run_stderr
     from dagster import DagsterInstance, DagsterRunStatus
 
-    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+    monkeypatch.setenv("DAGSTER_HOME", str(closed_month.home))
     with DagsterInstance.get() as instance:
         runs = instance.get_runs()
         assert any(r.job_name == "monthly_close" and r.status == DagsterRunStatus.SUCCESS for r in runs)
@@ -75,23 +50,24 @@ def test_run_succeeds_prints_progress_and_is_recorded_in_the_instance(env_and_ru
         con.close()
 
 
-def test_rerunning_the_same_month_changes_nothing(env_and_run):
-    root, env, first = env_and_run
+def test_rerunning_the_same_month_changes_nothing(closed_month, pipeline_cli):
+    root, env = closed_month.root, closed_month.env()
     before = marts_snapshot(root / "data/warehouse.duckdb")
-    again = cli(["run", "--month", END], env, root)
+    again = pipeline_cli(["run", "--month", END], env, root)
     assert again.returncode == 0, again.stderr
     assert marts_snapshot(root / "data/warehouse.duckdb") == before
 
 
-def test_select_runs_a_subset(env_and_run):
-    root, env, _ = env_and_run
-    out = cli(["run", "--month", END, "--select", "group:marts"], env, root)
+def test_select_runs_a_subset(closed_month, pipeline_cli):
+    root, env = closed_month.root, closed_month.env()
+    out = pipeline_cli(["run", "--month", END, "--select", "group:marts"], env, root)
     assert out.returncode == 0, out.stderr
     assert "marts/account_health" in out.stdout and "raw/accounts" not in out.stdout
 
 
-def test_errors_are_one_paragraph_without_traceback(env_and_run):
-    root, env, _ = env_and_run
+def test_errors_are_one_paragraph_without_traceback(closed_month):
+    """Real processes: exit code 1, the message on stderr, no traceback."""
+    root, env = closed_month.root, closed_month.env()
     bad_month = cli(["run", "--month", "2024-1x"], env, root)
     assert bad_month.returncode == 1 and "--month must look like 2024-03" in bad_month.stderr
     bad_select = cli(["run", "--month", END, "--select", "nosuch:thing"], env, root)
@@ -102,9 +78,10 @@ def test_errors_are_one_paragraph_without_traceback(env_and_run):
         assert "Traceback" not in r.stderr
 
 
-def test_an_unreadable_file_fails_the_run_with_a_message_naming_it(env_and_run, tmp_path):
-    root, env, _ = env_and_run
-    env2 = {**env, "PIPELINE_DATA_DIR": str(tmp_path / "d"), "DAGSTER_HOME": str(tmp_path / "h")}
+def test_an_unreadable_file_fails_the_run_with_a_message_naming_it(tmp_path):
+    """A real process (no closed month needed): exit code 1, the file named, no traceback."""
+    root = tmp_path
+    env2 = env_for(root, PIPELINE_DATA_DIR=str(tmp_path / "d"), DAGSTER_HOME=str(tmp_path / "h"))
     landing = tmp_path / "d/landing/crm"
     landing.mkdir(parents=True)
     (landing / "accounts.csv").write_text("account_id,account_name\nA1,Acme\n")
@@ -114,13 +91,13 @@ def test_an_unreadable_file_fails_the_run_with_a_message_naming_it(env_and_run, 
     assert "Traceback" not in out.stderr
 
 
-def test_a_two_month_backfill_is_idempotent(env_and_run):
-    root, env, _ = env_and_run
+def test_a_two_month_backfill_is_idempotent(closed_month, pipeline_cli):
+    root, env = closed_month.root, closed_month.env()
     args = ["backfill", "--from", "2026-05", "--to", END, "--select", "group:ingest or group:staging or group:marts"]
-    first = cli(args, env, root)
+    first = pipeline_cli(args, env, root)
     assert first.returncode == 0, first.stderr
     assert "Backfilling 2 month(s): 2026-05 .. 2026-06" in first.stdout
     before = marts_snapshot(root / "data/warehouse.duckdb")
-    second = cli(args, env, root)
+    second = pipeline_cli(args, env, root)
     assert second.returncode == 0, second.stderr
     assert marts_snapshot(root / "data/warehouse.duckdb") == before

@@ -23,7 +23,10 @@ def test_a_new_file_triggers_exactly_one_run_and_the_same_file_none(data_dir, wr
     write_csv("crm/account_managers.csv", ["manager_id", "name", "email"], [["M1", "Ann", "a@example.com"]])
     first = _sensor_tick(defs, None)
     assert len(first.run_requests) == 1
-    assert first.run_requests[0].job_name in (None, "ingest_landing")
+    # A request without a job name runs the sensor's own job: that job must be ingestion.
+    sensor = defs.resolve_sensor_def("landing_folder_sensor")
+    assert sensor.job_name == "ingest_landing"
+    assert (first.run_requests[0].job_name or sensor.job_name) == "ingest_landing"
 
     again = _sensor_tick(defs, first.cursor)
     assert again.run_requests == []

@@ -7,7 +7,7 @@ due report is there, the month is delivered."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,12 +17,12 @@ from pipeline.assets.delivery import DUE_CLIENTS_CHECK, build_delivery_assets
 from pipeline.assets.reports import CLIENT_REPORTS_KEY
 from pipeline.partitions import monthly_partitions
 from pipeline.publish.deliveries import report_coverage
-from pipeline.store.records import delivery_log, replace_manifest
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.mailer import MailerResource
 from pipeline.resources.warehouse import Warehouse, WarehouseResource
 from pipeline.settings import load_settings
-from tests.unit.reporting.builders import Book, add_acme, add_globex
+from pipeline.store.records import delivery_log, replace_manifest
+from tests.support.report_builders import Book, add_acme, add_globex
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::dagster.BetaWarning")]
 PARTS = monthly_partitions(date(2023, 1, 1))
@@ -32,9 +32,15 @@ GLOBEX_FAILS = {"value": True}
 
 def manifest_row(account_id: str, period_key: str, cadence: str, failed: bool) -> dict:
     """A client report as produce_client_reports records it, or its failed render."""
-    stamp = datetime(2024, 4, 2, 6, tzinfo=timezone.utc)
-    base = {"period": "2024-03", "kind": "client", "account_id": account_id, "period_key": period_key,
-            "cadence": cadence, "recorded_at": stamp}
+    stamp = datetime(2024, 4, 2, 6, tzinfo=UTC)
+    base = {
+        "period": "2024-03",
+        "kind": "client",
+        "account_id": account_id,
+        "period_key": period_key,
+        "cadence": cadence,
+        "recorded_at": stamp,
+    }
     if failed:
         return {**base, "status": "failed", "error": "WeasyPrint: layout failed on page 3"}
     rel = f"2024-03/clients/{account_id}/report-{period_key}.pdf"
@@ -42,17 +48,30 @@ def manifest_row(account_id: str, period_key: str, cadence: str, failed: bool) -
     path = load_settings().reports_dir / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pdf)
-    return {**base, "status": "rendered", "pdf_path": rel, "html_path": rel.replace(".pdf", ".html"),
-            "pdf_sha256": hashlib.sha256(pdf).hexdigest(), "html_sha256": "h", "pages": 4, "rendered_at": stamp}
+    return {
+        **base,
+        "status": "rendered",
+        "pdf_path": rel,
+        "html_path": rel.replace(".pdf", ".html"),
+        "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
+        "html_sha256": "h",
+        "pages": 4,
+        "rendered_at": stamp,
+    }
 
 
 @asset(key=CLIENT_REPORTS_KEY, partitions_def=PARTS, backfill_policy=BackfillPolicy.single_run())
 def client_reports_stub() -> MaterializeResult:
     """Stands in for the renderer: Acme rendered, Globex failed (or rendered)."""
-    replace_manifest(Warehouse(load_settings().warehouse_path), "2024-03", "client", [
-        manifest_row("ACME-1", "2024-03", "monthly", failed=False),
-        manifest_row("GLOBEX-9", "2024-Q1", "quarterly", failed=GLOBEX_FAILS["value"]),
-    ])
+    replace_manifest(
+        Warehouse(load_settings().warehouse_path),
+        "2024-03",
+        "client",
+        [
+            manifest_row("ACME-1", "2024-03", "monthly", failed=False),
+            manifest_row("GLOBEX-9", "2024-Q1", "quarterly", failed=GLOBEX_FAILS["value"]),
+        ],
+    )
     return MaterializeResult()
 
 
@@ -71,8 +90,14 @@ def test_a_failed_render_fails_the_check_and_blocks_deliveries(data_dir: Path, w
     pk = "2024-03-01"
     with instance_for_test() as instance:
         GLOBEX_FAILS["value"] = True
-        run = materialize(defs, selection=["client_reports", "report_deliveries"], partition_key=pk,
-                          resources=resources, instance=instance, raise_on_error=False)
+        run = materialize(
+            defs,
+            selection=["client_reports", "report_deliveries"],
+            partition_key=pk,
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
         passed, meta = check_metadata(run)
         assert not passed and (meta["due"], meta["with_report"], meta["missing"], meta["threshold"]) == (2, 1, 1, 0)
         assert "GLOBEX-9" in meta["examples"] and "layout failed" in meta["examples"]
@@ -80,8 +105,9 @@ def test_a_failed_render_fails_the_check_and_blocks_deliveries(data_dir: Path, w
         assert AssetKey("report_deliveries") not in {e.asset_key for e in run.get_asset_materialization_events()}
         assert not (data_dir / "outbox").exists()
 
-        later = materialize(defs, selection=["report_deliveries"], partition_key=pk, resources=resources,
-                            instance=instance)
+        later = materialize(
+            defs, selection=["report_deliveries"], partition_key=pk, resources=resources, instance=instance
+        )
         (event,) = later.get_asset_materialization_events()
         sent = {k: v.value for k, v in event.materialization.metadata.items()}
         assert sent["status"] == "blocked" and sent["sent"] == 0 and sent["leadership_sent"] == 0
@@ -89,8 +115,13 @@ def test_a_failed_render_fails_the_check_and_blocks_deliveries(data_dir: Path, w
         assert delivery_log(warehouse, "2024-03").is_empty()
 
         GLOBEX_FAILS["value"] = False
-        run = materialize(defs, selection=["client_reports", "report_deliveries"], partition_key=pk,
-                          resources=resources, instance=instance)
+        run = materialize(
+            defs,
+            selection=["client_reports", "report_deliveries"],
+            partition_key=pk,
+            resources=resources,
+            instance=instance,
+        )
         passed, meta = check_metadata(run)
         assert passed and (meta["due"], meta["with_report"], meta["missing"]) == (2, 2, 0)
         (event,) = [e for e in run.get_asset_materialization_events() if e.asset_key == AssetKey("report_deliveries")]

@@ -9,7 +9,7 @@ import email
 import hashlib
 import shutil
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email import policy
 from pathlib import Path
 
@@ -18,12 +18,12 @@ from aiosmtpd.controller import Controller
 
 from pipeline.publish.deliveries import deliver_leadership_pack
 from pipeline.reporting.mail import INVALID_LIST
-from pipeline.store.records import delivery_log, replace_manifest
 from pipeline.resources.mailer import MailerResource
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
-from tests.integration.test_delivery_smtp import Inbox, free_port
-from tests.unit.reporting.builders import rendered_march
+from pipeline.store.records import delivery_log, replace_manifest
+from tests.support.report_builders import rendered_march
+from tests.support.smtp import Inbox, free_port
 
 MARCH = date(2024, 3, 1)
 LEADERS = ("ceo@northwind.example", "coo@northwind.example")
@@ -39,8 +39,10 @@ def test_instance():
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The SMTP tests' month (shared when both run); its client reports are not delivered here."""
-    return rendered_march({"ACME-1": "cfo@acme.example; ops@acme.example", "GLOBEX-9": "finance@globex.example"},
-                          tmp_path_factory.getbasetemp())
+    return rendered_march(
+        {"ACME-1": "cfo@acme.example; ops@acme.example", "GLOBEX-9": "finance@globex.example"},
+        tmp_path_factory.getbasetemp(),
+    )
 
 
 @pytest.fixture
@@ -58,12 +60,30 @@ def write_pack(wh: Warehouse, settings: Settings, pdf: bytes, status: str = "ren
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pdf)
     sha = hashlib.sha256(pdf).hexdigest()
-    stamp = datetime(2024, 4, 2, 6, tzinfo=timezone.utc)
-    replace_manifest(wh, "2024-03", "leadership", [{
-        "period": "2024-03", "kind": "leadership", "account_id": "", "period_key": "2024-03", "cadence": "monthly",
-        "status": status, "html_path": rel.replace(".pdf", ".html"), "pdf_path": rel, "html_sha256": "h",
-        "pdf_sha256": sha, "pages": 9, "pdf_bytes": len(pdf), "recorded_at": stamp, "rendered_at": stamp,
-    }])
+    stamp = datetime(2024, 4, 2, 6, tzinfo=UTC)
+    replace_manifest(
+        wh,
+        "2024-03",
+        "leadership",
+        [
+            {
+                "period": "2024-03",
+                "kind": "leadership",
+                "account_id": "",
+                "period_key": "2024-03",
+                "cadence": "monthly",
+                "status": status,
+                "html_path": rel.replace(".pdf", ".html"),
+                "pdf_path": rel,
+                "html_sha256": "h",
+                "pdf_sha256": sha,
+                "pages": 9,
+                "pdf_bytes": len(pdf),
+                "recorded_at": stamp,
+                "rendered_at": stamp,
+            }
+        ],
+    )
     return sha
 
 
@@ -79,7 +99,9 @@ def test_pack_goes_once_to_each_leader_in_the_outbox_and_again_when_it_changes(d
     assert (first.reports, first.sent, first.rejected, first.failed, first.status) == (1, 2, 1, 0, "ok")
 
     files = outbox_files(settings)
-    assert len(files) == 2 and {f.parent.relative_to(settings.outbox_dir).as_posix() for f in files} == {"2024-03/leadership"}
+    assert len(files) == 2 and {f.parent.relative_to(settings.outbox_dir).as_posix() for f in files} == {
+        "2024-03/leadership"
+    }
     msg = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert msg["Subject"] == "Account health pack, March 2024" and msg["To"] in LEADERS
     (pdf,) = list(msg.iter_attachments())
@@ -101,16 +123,22 @@ def test_pack_goes_once_to_each_leader_in_the_outbox_and_again_when_it_changes(d
 
 def test_nothing_is_sent_without_recipients_a_pack_or_when_blocked(data) -> None:
     wh, settings = data
-    none = deliver_leadership_pack(wh, replace(settings, leadership_recipients=()), MARCH,
-                                   MailerResource().get(settings))
+    none = deliver_leadership_pack(
+        wh, replace(settings, leadership_recipients=()), MARCH, MailerResource().get(settings)
+    )
     assert none.sent == 0 and none.status == "no recipients configured (PIPELINE_LEADERSHIP_RECIPIENTS)"
     no_pack = deliver_leadership_pack(wh, settings, MARCH, MailerResource().get(settings))
     assert no_pack.sent == 0 and no_pack.status == "no leadership pack rendered for 2024-03"
     write_pack(wh, settings, b"%PDF-1.7 failed", status="failed")
     assert deliver_leadership_pack(wh, settings, MARCH, MailerResource().get(settings)).skipped
     write_pack(wh, settings, b"%PDF-1.7 pack")
-    blocked = deliver_leadership_pack(wh, settings, MARCH, MailerResource().get(settings),
-                                      blocked_reason="failed asset checks on the marts: marts/portfolio_monthly:mrr_bridge")
+    blocked = deliver_leadership_pack(
+        wh,
+        settings,
+        MARCH,
+        MailerResource().get(settings),
+        blocked_reason="failed asset checks on the marts: marts/portfolio_monthly:mrr_bridge",
+    )
     assert blocked.status == "blocked" and blocked.sent == 0
     assert outbox_files(settings) == [] and delivery_log(wh, "2024-03", "leadership").is_empty()
 
@@ -135,8 +163,10 @@ def test_exactly_once_through_a_real_smtp_server(data) -> None:
     try:
         settings = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}?starttls=false")
         sha = write_pack(wh, settings, b"%PDF-1.7 pack over smtp")
-        runs = [deliver_leadership_pack(wh, settings, MARCH, MailerResource(timeout_seconds=5).get(settings))
-                for _ in range(3)]
+        runs = [
+            deliver_leadership_pack(wh, settings, MARCH, MailerResource(timeout_seconds=5).get(settings))
+            for _ in range(3)
+        ]
         assert [(r.sent, r.failed, r.already_sent) for r in runs] == [(1, 1, 0), (1, 0, 1), (0, 0, 2)]
         for leader in LEADERS:
             (msg,) = inbox.to(leader)  # exactly once, the refused one on the retry

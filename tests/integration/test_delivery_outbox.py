@@ -16,12 +16,12 @@ import pytest
 from pipeline.publish.client_reports import produce_client_reports
 from pipeline.publish.deliveries import deliver_reports
 from pipeline.reporting.mail import INVALID_LIST
-from pipeline.store.records import ApprovalError, approval_for, approve_period, delivery_log, read_manifest
 from pipeline.resources.mailer import MailerResource, OutboxMailer
 from pipeline.resources.renderer.pool import Renderer
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
-from tests.unit.reporting.builders import Book, add_acme, add_globex, rendered_march, ts
+from pipeline.store.records import ApprovalError, approval_for, approve_period, delivery_log, read_manifest
+from tests.support.report_builders import Book, add_acme, add_globex, rendered_march, ts
 
 MARCH = date(2024, 3, 1)
 pytestmark = pytest.mark.slow
@@ -33,8 +33,10 @@ def test_instance():
     yield None
 
 
-RECIPIENTS = {"ACME-1": "cfo@acme.example; not an address; ops@acme",
-              "GLOBEX-9": "finance@globex.example\r\nBcc: everyone@evil.example"}
+RECIPIENTS = {
+    "ACME-1": "cfo@acme.example; not an address; ops@acme",
+    "GLOBEX-9": "finance@globex.example\r\nBcc: everyone@evil.example",
+}
 
 
 def book() -> Book:
@@ -78,8 +80,14 @@ def test_outbox_when_no_smtp_url_and_bad_recipients_recorded(data) -> None:
     log = {(r["account_id"], r["recipient"]): r for r in delivery_log(wh, "2024-03").iter_rows(named=True)}
     assert log[("ACME-1", "cfo@acme.example")]["status"] == "sent"
     assert log[("ACME-1", "cfo@acme.example")]["channel"] == "outbox"
-    assert log[("ACME-1", "not an address")]["status"] == "rejected" and "spaces" in log[("ACME-1", "not an address")]["error"]
-    assert log[("ACME-1", "ops@acme")]["status"] == "rejected" and "name@domain.tld" in log[("ACME-1", "ops@acme")]["error"]
+    assert (
+        log[("ACME-1", "not an address")]["status"] == "rejected"
+        and "spaces" in log[("ACME-1", "not an address")]["error"]
+    )
+    assert (
+        log[("ACME-1", "ops@acme")]["status"] == "rejected"
+        and "name@domain.tld" in log[("ACME-1", "ops@acme")]["error"]
+    )
     crlf = log[("GLOBEX-9", INVALID_LIST)]
     assert crlf["status"] == "rejected" and "line break" in crlf["error"]
     assert not any("globex" in str(p) for p in outbox_files(settings))  # nothing sent to a CR/LF list
@@ -91,8 +99,13 @@ def test_outbox_when_no_smtp_url_and_bad_recipients_recorded(data) -> None:
 
 def test_a_blocked_period_sends_and_records_nothing(data) -> None:
     wh, settings = data
-    summary = deliver_reports(wh, settings, MARCH, MailerResource().get(settings),
-                              blocked_reason="failed asset checks on the marts: marts/account_monthly:mrr_bridge")
+    summary = deliver_reports(
+        wh,
+        settings,
+        MARCH,
+        MailerResource().get(settings),
+        blocked_reason="failed asset checks on the marts: marts/account_monthly:mrr_bridge",
+    )
     assert summary.status == "blocked" and summary.sent == 0
     assert outbox_files(settings) == [] and delivery_log(wh, "2024-03").is_empty()
 
@@ -114,8 +127,17 @@ def test_require_approval_holds_until_approved_and_again_after_a_rerender(data) 
 
     # New data re-renders Acme's report: the approval no longer covers it.
     b = book()
-    b.add("tickets", ticket_id="ACME-1-T7", account_id="ACME-1", opened_at=ts(2024, 3, 30), first_response_at=None,
-          resolved_at=None, priority="low", status="open", subject="Late change")
+    b.add(
+        "tickets",
+        ticket_id="ACME-1-T7",
+        account_id="ACME-1",
+        opened_at=ts(2024, 3, 30),
+        first_response_at=None,
+        resolved_at=None,
+        priority="low",
+        status="open",
+        subject="Late change",
+    )
     b.write(wh)
     assert produce_client_reports(wh, settings, MARCH, Renderer(2)).rendered == 1
     again = deliver_reports(wh, settings, MARCH, MailerResource().get(settings))

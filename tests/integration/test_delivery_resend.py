@@ -8,28 +8,30 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from pipeline.assets.delivery import build_resend_job
+from pipeline.jobs import build_resend_job
 from pipeline.publish.deliveries import RESEND, ResendError, deliver_reports, resend_report
-from pipeline.store.records import delivery_log, read_manifest, replace_manifest
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.mailer import MailerResource
 from pipeline.resources.warehouse import Warehouse, WarehouseResource
 from pipeline.settings import Settings
-from tests.unit.reporting.builders import Book, add_acme, add_globex, rendered_march
+from pipeline.store.records import delivery_log, read_manifest, replace_manifest
+from tests.support.report_builders import Book, add_acme, add_globex, rendered_march
 
 MARCH = date(2024, 3, 1)
-T1 = datetime(2024, 4, 5, 10, 0, tzinfo=timezone.utc)
-T2 = datetime(2024, 4, 5, 10, 7, tzinfo=timezone.utc)
+T1 = datetime(2024, 4, 5, 10, 0, tzinfo=UTC)
+T2 = datetime(2024, 4, 5, 10, 7, tzinfo=UTC)
 # The outbox tests' recipients (so the rendered month is shared): Acme has one good and
 # two bad addresses, Globex's list holds a line break.
-RECIPIENTS = {"ACME-1": "cfo@acme.example; not an address; ops@acme",
-              "GLOBEX-9": "finance@globex.example\r\nBcc: everyone@evil.example"}
+RECIPIENTS = {
+    "ACME-1": "cfo@acme.example; not an address; ops@acme",
+    "GLOBEX-9": "finance@globex.example\r\nBcc: everyone@evil.example",
+}
 pytestmark = pytest.mark.slow
 
 
@@ -56,7 +58,9 @@ def outbox_files(settings: Settings) -> list[Path]:
 
 
 def resend(wh: Warehouse, settings: Settings, account_id: str = "ACME-1", month: date = MARCH, **kw):
-    return resend_report(wh, settings, account_id, month, MailerResource().get(settings), kw.pop("by", "Ada Operator"), **kw)
+    return resend_report(
+        wh, settings, account_id, month, MailerResource().get(settings), kw.pop("by", "Ada Operator"), **kw
+    )
 
 
 def test_a_resend_delivers_again_and_is_recorded_as_a_resend(data) -> None:
@@ -98,7 +102,11 @@ def test_once_per_request_and_again_when_asked_again(data) -> None:
         ("NOPE-1", MARCH, "There is no account 'NOPE-1' in staging.accounts"),
         ("acme-1", MARCH, "Did you mean ACME-1?"),
         ("GLOBEX-9", date(2024, 2, 1), "GLOBEX-9 is on the quarterly cadence and 2024-02 does not close a quarter"),
-        ("ACME-1", date(2024, 2, 1), "No client reports have been rendered for 2024-02; run the month first (pipeline run --month 2024-02)"),
+        (
+            "ACME-1",
+            date(2024, 2, 1),
+            "No client reports have been rendered for 2024-02; run the month first (pipeline run --month 2024-02)",
+        ),
     ],
 )
 def test_errors_say_what_to_do(data, account_id: str, month: date, message: str) -> None:
@@ -118,8 +126,10 @@ def test_errors_for_a_failed_render_no_recipients_no_approval_and_no_name(data) 
     with pytest.raises(ResendError, match="GLOBEX-9 has no recipients to resend to: .*line break"):
         resend(wh, settings, "GLOBEX-9")
     manifest = read_manifest(wh, "2024-03")
-    rows = [{**r, "status": "failed", "error": "the renderer crashed"} if r["account_id"] == "GLOBEX-9" else r
-            for r in manifest.iter_rows(named=True)]
+    rows = [
+        {**r, "status": "failed", "error": "the renderer crashed"} if r["account_id"] == "GLOBEX-9" else r
+        for r in manifest.iter_rows(named=True)
+    ]
     replace_manifest(wh, "2024-03", "client", rows)
     with pytest.raises(ResendError, match=r"report of GLOBEX-9 failed to render \(the renderer crashed\)"):
         resend(wh, settings, "GLOBEX-9")
@@ -142,8 +152,9 @@ def test_the_resend_job(data, monkeypatch: pytest.MonkeyPatch) -> None:
 
     def run(account_id: str, month: str = "2024-03"):
         config = {"account_id": account_id, "month": month, "requested_by": "Ada Operator"}
-        return job.execute_in_process(run_config={"ops": {"resend_report_op": {"config": config}}},
-                                      resources=resources, raise_on_error=False)
+        return job.execute_in_process(
+            run_config={"ops": {"resend_report_op": {"config": config}}}, resources=resources, raise_on_error=False
+        )
 
     ok = run("ACME-1")
     assert ok.success

@@ -5,15 +5,12 @@ shows in logs, errors or the deliveries table."""
 
 from __future__ import annotations
 
-import email
 import hashlib
 import logging
 import shutil
-import socket
 import subprocess
 from dataclasses import replace
 from datetime import date
-from email import policy
 from pathlib import Path
 
 import pytest
@@ -21,11 +18,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from pipeline.publish.deliveries import deliver_reports
-from pipeline.store.records import delivery_log, periods_with_failed_deliveries, read_manifest
 from pipeline.resources.mailer import MailerResource, SmtpMailer, parse_smtp_url
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
-from tests.unit.reporting.builders import rendered_march
+from pipeline.store.records import delivery_log, periods_with_failed_deliveries, read_manifest
+from tests.support.report_builders import rendered_march
+from tests.support.smtp import Inbox, free_port
 
 MARCH = date(2024, 3, 1)
 PASSWORD = "s3cr3t-p@ss word!"
@@ -36,36 +34,6 @@ pytestmark = pytest.mark.slow
 def test_instance():
     """These tests use no Dagster instance; skip the integration folder's per-test one."""
     yield None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    """Records every accepted message; refuses listed recipients once (550)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-        self.refuse_once: set[str] = set()
-        self.refused: list[str] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address in self.refuse_once:
-            self.refuse_once.discard(address)
-            self.refused.append(address)
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted"
-
-    def to(self, recipient: str) -> list[email.message.EmailMessage]:
-        return [email.message_from_bytes(raw, policy=policy.default) for rcpts, raw in self.messages if recipient in rcpts]
 
 
 @pytest.fixture
@@ -81,8 +49,10 @@ def smtp_server():
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """March 2024 rendered for Acme and Globex (shared by the delivery tests; copied per test)."""
-    return rendered_march({"ACME-1": "cfo@acme.example; ops@acme.example", "GLOBEX-9": "finance@globex.example"},
-                          tmp_path_factory.getbasetemp())
+    return rendered_march(
+        {"ACME-1": "cfo@acme.example; ops@acme.example", "GLOBEX-9": "finance@globex.example"},
+        tmp_path_factory.getbasetemp(),
+    )
 
 
 @pytest.fixture
@@ -137,18 +107,25 @@ def test_auth_and_a_password_that_never_shows(data, caplog: pytest.LogCaptureFix
     port = free_port()
 
     def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"reports" and auth_data.password == PASSWORD.encode()
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == b"reports"
+            and auth_data.password == PASSWORD.encode()
+        )
         return AuthResult(success=ok, handled=False)
 
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_required=True, auth_require_tls=False)
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True, auth_require_tls=False
+    )
     controller.start()
     try:
         wh, settings = data
         from urllib.parse import quote
 
         caplog.set_level(logging.DEBUG)
-        wrong = replace(settings, smtp_url=f"smtp://reports:{quote('wrong-' + PASSWORD, safe='')}@127.0.0.1:{port}?starttls=false")
+        wrong = replace(
+            settings, smtp_url=f"smtp://reports:{quote('wrong-' + PASSWORD, safe='')}@127.0.0.1:{port}?starttls=false"
+        )
         failed = deliver_reports(wh, wrong, MARCH, MailerResource(timeout_seconds=5).get(wrong))
         assert failed.failed == 3 and failed.sent == 0 and inbox.messages == []
         errors = " ".join(failed.errors) + " ".join(str(e) for e in delivery_log(wh, "2024-03")["error"].to_list())
@@ -158,7 +135,9 @@ def test_auth_and_a_password_that_never_shows(data, caplog: pytest.LogCaptureFix
         right = replace(settings, smtp_url=f"smtp://reports:{quote(PASSWORD, safe='')}@127.0.0.1:{port}?starttls=false")
         sent = deliver_reports(wh, right, MARCH, MailerResource(timeout_seconds=5).get(right))
         assert sent.sent == 3 and len(inbox.messages) == 3
-        everything = errors + caplog.text + repr(parse_smtp_url(right.smtp_url)) + str(delivery_log(wh, "2024-03").to_dicts())
+        everything = (
+            errors + caplog.text + repr(parse_smtp_url(right.smtp_url)) + str(delivery_log(wh, "2024-03").to_dicts())
+        )
         for secret in (PASSWORD, quote(PASSWORD, safe=""), "s3cr3t"):
             assert secret not in everything
     finally:
@@ -171,9 +150,26 @@ def test_starttls(data, tmp_path: Path) -> None:
 
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)

@@ -11,14 +11,25 @@ import pytest
 from pipeline.assets.ingest import build_raw_assets
 from pipeline.assets.staging import build_staging_assets
 from pipeline.contract import SOURCES, source
-from pipeline.store.loading import load_new_files, stage
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource, fetch
+from pipeline.store.loading import load_new_files, stage
 
 MANAGERS = ["manager_id", "name", "email", "team"]
 ACCOUNTS = ["account_id", "account_name", "tier", "account_manager_id", "currency", "segment", "report_cadence"]
 SUBS = ["subscription_id", "account_id", "product", "start_date", "end_date", "mrr", "currency"]
-INVOICES = ["invoice_id", "account_id", "issued_on", "due_on", "currency", "subtotal", "tax", "total", "status", "paid_on"]
+INVOICES = [
+    "invoice_id",
+    "account_id",
+    "issued_on",
+    "due_on",
+    "currency",
+    "subtotal",
+    "tax",
+    "total",
+    "status",
+    "paid_on",
+]
 RESPONSES = ["response_id", "account_id", "survey_type", "score", "responded_at"]
 
 
@@ -41,7 +52,11 @@ def base_crm(write_csv):
 
 def quarantine(warehouse, src):
     with warehouse.connect() as con:
-        return fetch(con, 'SELECT file, "row", "column", value, reason FROM ops.quarantine WHERE source = ? ORDER BY "row", "column"', [src])
+        return fetch(
+            con,
+            'SELECT file, "row", "column", value, reason FROM ops.quarantine WHERE source = ? ORDER BY "row", "column"',
+            [src],
+        )
 
 
 def test_each_kind_of_bad_row_is_quarantined_with_column_and_reason(warehouse, data_dir, write_csv):
@@ -79,8 +94,13 @@ def test_each_kind_of_bad_row_is_quarantined_with_column_and_reason(warehouse, d
     assert q.filter(pl.col("row") == 3)["value"].to_list() == ["12,5O"]
     inv = quarantine(warehouse, "invoices")
     assert inv.rows() == [
-        ("billing/invoices.csv", 1, "status", "pending_payment",
-         "unknown status 'pending_payment' (expected draft, open, paid, void or uncollectible)")
+        (
+            "billing/invoices.csv",
+            1,
+            "status",
+            "pending_payment",
+            "unknown status 'pending_payment' (expected draft, open, paid, void or uncollectible)",
+        )
     ]
     s = res["subscriptions"]
     assert s.frame["subscription_id"].to_list() == ["S1"]
@@ -88,11 +108,20 @@ def test_each_kind_of_bad_row_is_quarantined_with_column_and_reason(warehouse, d
 
 
 def test_bom_and_upper_case_codes_and_headers_load(warehouse, data_dir, write_csv):
-    write_csv("crm/account_managers.csv", [h.upper() for h in MANAGERS], [["M1", "Ann", "ann@example.com", ""]], bom=True)
-    write_csv("crm/accounts.csv", ACCOUNTS, [["A1", "Acme", "STRATEGIC", "M1", "EUR", "Mid_Market", "Quarterly"]], bom=True)
+    write_csv(
+        "crm/account_managers.csv", [h.upper() for h in MANAGERS], [["M1", "Ann", "ann@example.com", ""]], bom=True
+    )
+    write_csv(
+        "crm/accounts.csv", ACCOUNTS, [["A1", "Acme", "STRATEGIC", "M1", "EUR", "Mid_Market", "Quarterly"]], bom=True
+    )
     res = load_and_stage(warehouse, data_dir, ["account_managers", "accounts"])
     row = res["accounts"].frame.row(0, named=True)
-    assert (row["tier"], row["currency"], row["segment"], row["report_cadence"]) == ("strategic", "eur", "mid_market", "quarterly")
+    assert (row["tier"], row["currency"], row["segment"], row["report_cadence"]) == (
+        "strategic",
+        "eur",
+        "mid_market",
+        "quarterly",
+    )
     assert res["account_managers"].rows_staged == 1
     assert quarantine(warehouse, "accounts").is_empty()
 
@@ -101,7 +130,9 @@ def test_empty_cadence_defaults_to_monthly(warehouse, data_dir, write_csv):
     base_crm(write_csv)
     res = load_and_stage(warehouse, data_dir, ["account_managers", "accounts"])
     assert dict(zip(res["accounts"].frame["account_id"], res["accounts"].frame["report_cadence"])) == {
-        "A1": "monthly", "A2": "quarterly"}
+        "A1": "monthly",
+        "A2": "quarterly",
+    }
 
 
 def test_loading_the_same_file_twice_changes_nothing(warehouse, data_dir, write_csv):
@@ -128,7 +159,10 @@ def test_reexport_with_one_changed_row_makes_that_row_win(warehouse, data_dir, w
     write_csv(
         "crm/accounts_2024-02.csv",
         ACCOUNTS,
-        [["A1", "Acme Corp", "strategic", "M1", "usd", "smb", ""], ["A2", "Beta", "strategic", "M1", "eur", "", "quarterly"]],
+        [
+            ["A1", "Acme Corp", "strategic", "M1", "usd", "smb", ""],
+            ["A2", "Beta", "strategic", "M1", "eur", "", "quarterly"],
+        ],
     )
     res = load_and_stage(warehouse, data_dir, ["accounts"])["accounts"]
     rows = {r["account_id"]: r for r in res.frame.iter_rows(named=True)}
@@ -180,12 +214,24 @@ def test_unreadable_files_fail_with_a_message(warehouse, data_dir, content, expe
 
 def test_rows_in_equal_staged_plus_quarantined_plus_superseded_for_every_source(warehouse, data_dir, write_csv):
     base_crm(write_csv)
-    write_csv("billing/subscriptions.csv", SUBS, [["S1", "A1", "Core", "2024-01-01", "", "10", "usd"], ["S2", "A1", "x", "bad", "", "1", "usd"]])
+    write_csv(
+        "billing/subscriptions.csv",
+        SUBS,
+        [["S1", "A1", "Core", "2024-01-01", "", "10", "usd"], ["S2", "A1", "x", "bad", "", "1", "usd"]],
+    )
     write_csv("billing/subscriptions_b.csv", SUBS, [["S1", "A1", "Core", "2024-01-01", "", "12", "usd"]])
-    write_csv("surveys/responses.csv", RESPONSES, [["R1", "A1", "nps", "11", "2024-01-01T10:00:00Z"], ["R2", "A1", "csat", "5", "2024-01-01"]])
+    write_csv(
+        "surveys/responses.csv",
+        RESPONSES,
+        [["R1", "A1", "nps", "11", "2024-01-01T10:00:00Z"], ["R2", "A1", "csat", "5", "2024-01-01"]],
+    )
     for src in [s.name for s in SOURCES]:
         load_new_files(warehouse, data_dir / "landing", source(src))
-    for s in ["account_managers", "accounts", *[x.name for x in SOURCES if x.name not in ("account_managers", "accounts")]]:
+    for s in [
+        "account_managers",
+        "accounts",
+        *[x.name for x in SOURCES if x.name not in ("account_managers", "accounts")],
+    ]:
         r = stage(warehouse, source(s))
         with warehouse.connect() as con:
             raw_rows = con.execute(f'SELECT count(*) FROM raw."{s}"').fetchall()[0][0]
@@ -200,10 +246,7 @@ def test_staging_assets_report_counts_in_metadata(data_dir, write_csv):
     wanted = {"account_managers", "accounts"}
     assets = [a for a in [*build_raw_assets(), *build_staging_assets()] if a.key.path[-1] in wanted]
     result = dg.materialize(assets, resources={"warehouse": WarehouseResource(), "settings": SettingsResource()})
-    mats = {
-        e.asset_key.to_user_string(): e.materialization.metadata
-        for e in result.get_asset_materialization_events()
-    }
+    mats = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
     meta = mats["staging/accounts"]
     assert meta["rows_in"].value == 3 and meta["rows_staged"].value == 2 and meta["rows_quarantined"].value == 1
     assert "unknown tier 'gold'" in meta["top_quarantine_reasons"].value

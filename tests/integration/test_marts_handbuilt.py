@@ -1,7 +1,7 @@
 """`pipeline run --month 2026-03` on a hand-built portfolio: every mart value worked out by hand.
 
 Issues 4 and 5, "done means": the run gives the values a careful analyst computes from
-METRICS.md (and the choices in docs/metrics.md) for every CONTRACT.md column of
+docs/metrics.md (the definitions and the choices it records) for every column of
 marts.account_monthly, marts.account_health and marts.portfolio_monthly. Nothing here
 calls a product function to get an expected value; the arithmetic is in the comments.
 
@@ -46,8 +46,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.cli import run_month
 from pipeline.resources.warehouse import Warehouse, fetch
+from pipeline.runs import run_month
+
+# one worker makes the module's shared run (with --dist loadgroup under -n)
+pytestmark = pytest.mark.xdist_group("marts_handbuilt")
 
 R = date(2026, 3, 1)  # the reporting month
 P = date(2026, 2, 1)  # the month before
@@ -96,20 +99,127 @@ def landing_files() -> dict[str, tuple[list[str], list[list[object]]]]:
             ],
         ),
         "billing/invoices.csv": (
-            ["invoice_id", "account_id", "number", "issued_on", "due_on", "currency", "subtotal", "tax", "total",
-             "status", "paid_on"],
             [
-                ["I01", "A1", "2026-001", "2026-01-01", "2026-01-31", "usd", "1500.00", "300.00", "1800.00", "paid", "2026-01-25"],
-                ["I02", "A1", "2026-002", "2026-02-01", "2026-02-15", "usd", "1500.00", "300.00", "1800.00", "paid", "2026-03-05"],
-                ["I03", "A1", "2026-003", "2026-03-01", "2026-03-31", "usd", "1000.00", "200.00", "1200.00", "open", ""],
+                "invoice_id",
+                "account_id",
+                "number",
+                "issued_on",
+                "due_on",
+                "currency",
+                "subtotal",
+                "tax",
+                "total",
+                "status",
+                "paid_on",
+            ],
+            [
+                [
+                    "I01",
+                    "A1",
+                    "2026-001",
+                    "2026-01-01",
+                    "2026-01-31",
+                    "usd",
+                    "1500.00",
+                    "300.00",
+                    "1800.00",
+                    "paid",
+                    "2026-01-25",
+                ],
+                [
+                    "I02",
+                    "A1",
+                    "2026-002",
+                    "2026-02-01",
+                    "2026-02-15",
+                    "usd",
+                    "1500.00",
+                    "300.00",
+                    "1800.00",
+                    "paid",
+                    "2026-03-05",
+                ],
+                [
+                    "I03",
+                    "A1",
+                    "2026-003",
+                    "2026-03-01",
+                    "2026-03-31",
+                    "usd",
+                    "1000.00",
+                    "200.00",
+                    "1200.00",
+                    "open",
+                    "",
+                ],
                 ["I04", "A1", "", "2026-03-02", "2026-04-01", "usd", "50000.00", "10000.00", "60000.00", "draft", ""],
                 ["I05", "A2", "2025-101", "2025-08-15", "2025-09-14", "eur", "800.00", "160.00", "960.00", "open", ""],
-                ["I06", "A2", "2026-102", "2026-02-01", "2026-03-03", "eur", "800.00", "160.00", "960.00", "paid", "2026-03-02"],
-                ["I07", "A2", "2026-103", "2026-03-01", "2026-03-30", "eur", "1000.00", "200.00", "1200.00", "open", ""],
-                ["I08", "A2", "2026-104", "2026-03-05", "2026-04-04", "eur", "5000.00", "1000.00", "6000.00", "void", ""],
+                [
+                    "I06",
+                    "A2",
+                    "2026-102",
+                    "2026-02-01",
+                    "2026-03-03",
+                    "eur",
+                    "800.00",
+                    "160.00",
+                    "960.00",
+                    "paid",
+                    "2026-03-02",
+                ],
+                [
+                    "I07",
+                    "A2",
+                    "2026-103",
+                    "2026-03-01",
+                    "2026-03-30",
+                    "eur",
+                    "1000.00",
+                    "200.00",
+                    "1200.00",
+                    "open",
+                    "",
+                ],
+                [
+                    "I08",
+                    "A2",
+                    "2026-104",
+                    "2026-03-05",
+                    "2026-04-04",
+                    "eur",
+                    "5000.00",
+                    "1000.00",
+                    "6000.00",
+                    "void",
+                    "",
+                ],
                 ["I09", "A3", "2026-201", "2026-03-05", "2026-04-04", "usd", "250.00", "0.00", "250.00", "open", ""],
-                ["I10", "A4", "2026-301", "2026-01-10", "2026-02-09", "usd", "500.00", "100.00", "600.00", "uncollectible", ""],
-                ["I11", "A5", "2026-401", "2026-03-01", "2026-03-31", "eur", "150.00", "30.00", "180.00", "paid", "2026-03-01"],
+                [
+                    "I10",
+                    "A4",
+                    "2026-301",
+                    "2026-01-10",
+                    "2026-02-09",
+                    "usd",
+                    "500.00",
+                    "100.00",
+                    "600.00",
+                    "uncollectible",
+                    "",
+                ],
+                [
+                    "I11",
+                    "A5",
+                    "2026-401",
+                    "2026-03-01",
+                    "2026-03-31",
+                    "eur",
+                    "150.00",
+                    "30.00",
+                    "180.00",
+                    "paid",
+                    "2026-03-01",
+                ],
             ],
         ),
         "surveys/responses.csv": (
@@ -149,14 +259,41 @@ def landing_files() -> dict[str, tuple[list[str], list[list[object]]]]:
             ],
         ),
         "crm/tickets.csv": (
-            ["ticket_id", "account_id", "opened_at", "first_response_at", "resolved_at", "priority", "status", "subject"],
             [
-                ["K01", "A1", "2026-03-10T09:00:00Z", "", "2026-03-31T18:00:00Z", "high", "solved", "resolved on end(R)"],
+                "ticket_id",
+                "account_id",
+                "opened_at",
+                "first_response_at",
+                "resolved_at",
+                "priority",
+                "status",
+                "subject",
+            ],
+            [
+                [
+                    "K01",
+                    "A1",
+                    "2026-03-10T09:00:00Z",
+                    "",
+                    "2026-03-31T18:00:00Z",
+                    "high",
+                    "solved",
+                    "resolved on end(R)",
+                ],
                 ["K02", "A1", "2026-02-20T09:00:00Z", "", "", "urgent", "open", ""],
                 ["K03", "A1", "2026-01-05T09:00:00Z", "", "2026-02-02T09:00:00Z", "low", "solved", ""],
                 ["K04", "A2", "2026-03-05T09:00:00Z", "", "", "normal", "open", ""],
                 ["K05", "A2", "2026-02-01T09:00:00Z", "", "2026-04-02T09:00:00Z", "high", "solved", ""],
-                ["K06", "A2", "2026-03-30T09:00:00Z", "", "2026-03-31T23:30:00-02:00", "urgent", "solved", "= 04-01 UTC"],
+                [
+                    "K06",
+                    "A2",
+                    "2026-03-30T09:00:00Z",
+                    "",
+                    "2026-03-31T23:30:00-02:00",
+                    "urgent",
+                    "solved",
+                    "= 04-01 UTC",
+                ],
                 ["K07", "A4", "2026-02-10T09:00:00Z", "", "", "high", "open", ""],
                 ["K08", "A4", "2026-02-11T09:00:00Z", "", "", "urgent", "open", ""],
                 ["K09", "A4", "2026-02-12T09:00:00Z", "", "", "high", "open", ""],
@@ -164,8 +301,18 @@ def landing_files() -> dict[str, tuple[list[str], list[list[object]]]]:
             ],
         ),
         "crm/opportunities.csv": (
-            ["opportunity_id", "account_id", "type", "stage", "amount", "currency", "created_on", "close_date",
-             "is_closed", "is_won"],
+            [
+                "opportunity_id",
+                "account_id",
+                "type",
+                "stage",
+                "amount",
+                "currency",
+                "created_on",
+                "close_date",
+                "is_closed",
+                "is_won",
+            ],
             [
                 ["O1", "A1", "upsell", "Proposal", "5000.00", "usd", "2026-01-10", "2026-06-30", "false", "false"],
                 ["O2", "A1", "cross_sell", "Closed Won", "2000.00", "usd", "2026-02-01", "2026-03-15", "true", "true"],
@@ -281,7 +428,13 @@ def test_the_only_quarantined_record_is_the_gbp_subscription_without_an_early_en
     assert q.height == 1, q
     row = q.row(0, named=True)
     assert (row["source"], row["stage"], row["file"], row["row"], row["column"], row["value"], row["record_key"]) == (
-        "subscriptions", "marts", "billing/subscriptions.csv", 10, "currency", "gbp", "S10"
+        "subscriptions",
+        "marts",
+        "billing/subscriptions.csv",
+        10,
+        "currency",
+        "gbp",
+        "S10",
     )
     for part in GBP_REASON_PARTS:  # names the currency, the date that needed a rate, the first rate on file
         assert part in row["reason"].lower(), row["reason"]
@@ -346,142 +499,243 @@ def test_mrr_and_movements_over_the_whole_history(marts, account):
             assert r[col] == MOVEMENTS_SEEN.get((account, r["month"], col), D(0)), (r["month"], col)
 
 
-# Every CONTRACT.md column of marts.account_monthly for R and P, per account.
+# Every column of marts.account_monthly (pipeline/schemas.py) for R and P, per account.
 AM_EXPECTED: dict[tuple[str, date], dict] = {
     ("A1", R): dict(
-        mrr=D("1000"), arr=D("12000"),  # S1 only; 12 x 1000
-        mrr_new=D(0), mrr_expansion=D(0), mrr_contraction=D("500"), mrr_churn=D(0), mrr_reactivation=D(0),
-        invoiced_net=D("1000"), invoiced_tax=D("200"),  # I03 (I04 is a draft)
-        invoiced_net_mom=1000 / 1500 - 1, invoiced_net_yoy=None,  # METRICS.md growth; 2025-03 invoiced 0
+        mrr=D("1000"),
+        arr=D("12000"),  # S1 only; 12 x 1000
+        mrr_new=D(0),
+        mrr_expansion=D(0),
+        mrr_contraction=D("500"),
+        mrr_churn=D(0),
+        mrr_reactivation=D(0),
+        invoiced_net=D("1000"),
+        invoiced_tax=D("200"),  # I03 (I04 is a draft)
+        invoiced_net_mom=1000 / 1500 - 1,
+        invoiced_net_yoy=None,  # docs/metrics.md growth; 2025-03 invoiced 0
         collected=D("1800"),  # I02 paid 2026-03-05 (issued in P)
         overdue_amount=D(0),  # I03 due 03-31 is not < 03-31; I02 paid 03-05 <= 03-31
-        nps_12m=0.0, nps_responses_12m=3,  # 2025-04..2026-03: N02 9 (P), N03 7 (-), N04 3 (D): 100 x (1 - 1) / 3
+        nps_12m=0.0,
+        nps_responses_12m=3,  # 2025-04..2026-03: N02 9 (P), N03 7 (-), N04 3 (D): 100 x (1 - 1) / 3
         # (N01 is 2025-03, N05 is 2026-04-01 in UTC)
-        csat_3m=100 * 2 / 3, csat_responses_3m=3,  # 2026-01..03: C02 3, C03 4, C04 4 (01-01 UTC): 2 of 3 satisfied
+        csat_3m=100 * 2 / 3,
+        csat_responses_3m=3,  # 2026-01..03: C02 3, C03 4, C04 4 (01-01 UTC): 2 of 3 satisfied
         touches_3m=3,  # T1 01-05, T2 02-10, T3 03-04 UTC
         days_since_last_touch=27,  # 03-31 - 03-04 (T3's UTC day)
         tickets_opened=1,  # K01
-        open_tickets=1, open_high_priority_tickets=1,  # K02 urgent; K01 resolved on 03-31 is closed
+        open_tickets=1,
+        open_high_priority_tickets=1,  # K02 urgent; K01 resolved on 03-31 is closed
         open_expansion_pipeline=D("5000"),  # O1; O2 closed 03-15; O3 renewal and O4 new_business excluded
         days_to_renewal=91,  # 2026-06-30 - 2026-03-31 = 30 + 31 + 30
     ),
     ("A1", P): dict(
-        mrr=D("1500"), arr=D("18000"),
-        mrr_new=D(0), mrr_expansion=D(0), mrr_contraction=D(0), mrr_churn=D(0), mrr_reactivation=D(0),
-        invoiced_net=D("1500"), invoiced_tax=D("300"),  # I02
-        invoiced_net_mom=1500 / 1500 - 1, invoiced_net_yoy=None,  # January: I01 1500
+        mrr=D("1500"),
+        arr=D("18000"),
+        mrr_new=D(0),
+        mrr_expansion=D(0),
+        mrr_contraction=D(0),
+        mrr_churn=D(0),
+        mrr_reactivation=D(0),
+        invoiced_net=D("1500"),
+        invoiced_tax=D("300"),  # I02
+        invoiced_net_mom=1500 / 1500 - 1,
+        invoiced_net_yoy=None,  # January: I01 1500
         collected=D(0),  # I01 was paid in January
         overdue_amount=D("1800"),  # I02: issued 02-01 <= 02-28, due 02-15 < 02-28, paid 03-05 > 02-28
-        nps_12m=100 * (2 - 1) / 3, nps_responses_12m=3,  # 2025-03..2026-02: N01 10, N02 9, N04 3 (N03 is March UTC)
-        csat_3m=100 * 1 / 3, csat_responses_3m=3,  # 2025-12..2026-02: C01 2, C02 3, C04 4
+        nps_12m=100 * (2 - 1) / 3,
+        nps_responses_12m=3,  # 2025-03..2026-02: N01 10, N02 9, N04 3 (N03 is March UTC)
+        csat_3m=100 * 1 / 3,
+        csat_responses_3m=3,  # 2025-12..2026-02: C01 2, C02 3, C04 4
         touches_3m=2,  # T1, T2
         days_since_last_touch=18,  # 02-28 - 02-10
         tickets_opened=1,  # K02
-        open_tickets=1, open_high_priority_tickets=1,  # K02; K03 resolved 02-02
+        open_tickets=1,
+        open_high_priority_tickets=1,  # K02; K03 resolved 02-02
         open_expansion_pipeline=D("7000"),  # O1 5000 + O2 2000 (closes 03-15)
         days_to_renewal=122,  # 2026-06-30 - 2026-02-28 = 31 + 91
     ),
     ("A2", R): dict(
-        mrr=D("1102.5"), arr=D("13230"),  # 868 + 234.5; 12 x 1102.5
-        mrr_new=D(0), mrr_expansion=D("234.5"), mrr_contraction=D(0), mrr_churn=D(0), mrr_reactivation=D(0),
-        invoiced_net=D("1172.5"), invoiced_tax=D("234.5"),  # I07 eur 1000 / 200 x 1.1725 (I08 void)
-        invoiced_net_mom=1172.5 / 938 - 1, invoiced_net_yoy=None,
+        mrr=D("1102.5"),
+        arr=D("13230"),  # 868 + 234.5; 12 x 1102.5
+        mrr_new=D(0),
+        mrr_expansion=D("234.5"),
+        mrr_contraction=D(0),
+        mrr_churn=D(0),
+        mrr_reactivation=D(0),
+        invoiced_net=D("1172.5"),
+        invoiced_tax=D("234.5"),  # I07 eur 1000 / 200 x 1.1725 (I08 void)
+        invoiced_net_mom=1172.5 / 938 - 1,
+        invoiced_net_yoy=None,
         collected=D("1125.6"),  # I06 total eur 960 x 1.1725 (rate at issued_on 2026-02-01), paid 03-02
-        overdue_amount=D("2448.6"),  # I05 960 x 1.0850 = 1041.6 (issued 2025-08-15, old rate) + I07 1200 x 1.1725 = 1407
-        nps_12m=100 * (2 - 1) / 3, nps_responses_12m=3,  # N06 9, N07 10, N08 0 (2025-04-01 UTC)
-        csat_3m=100.0, csat_responses_3m=2,  # C05 5, C06 4
+        overdue_amount=D(
+            "2448.6"
+        ),  # I05 960 x 1.0850 = 1041.6 (issued 2025-08-15, old rate) + I07 1200 x 1.1725 = 1407
+        nps_12m=100 * (2 - 1) / 3,
+        nps_responses_12m=3,  # N06 9, N07 10, N08 0 (2025-04-01 UTC)
+        csat_3m=100.0,
+        csat_responses_3m=2,  # C05 5, C06 4
         touches_3m=0,  # T5 is 2026-04-01 in UTC, T4 is 2025-12
         days_since_last_touch=101,  # 03-31 - 2025-12-20 = 11 + 31 + 28 + 31
         tickets_opened=2,  # K04, K06
-        open_tickets=3, open_high_priority_tickets=2,  # K04 normal, K05 high (resolved 04-02), K06 urgent (04-01 UTC)
+        open_tickets=3,
+        open_high_priority_tickets=2,  # K04 normal, K05 high (resolved 04-02), K06 urgent (04-01 UTC)
         open_expansion_pipeline=D("1641.5"),  # O5 eur 1000 x 1.1725 (rate dated its created_on 2025-09-01)
         # + O6 eur 400 x 1.1725 = 469 (created on 03-31 itself); O7 closed 2026-02-28
         days_to_renewal=-16,  # 2026-03-15 - 2026-03-31 (lapsed)
     ),
     ("A2", P): dict(
-        mrr=D("868"), arr=D("10416"),
-        mrr_new=D(0), mrr_expansion=D(0), mrr_contraction=D(0), mrr_churn=D(0), mrr_reactivation=D(0),
-        invoiced_net=D("938"), invoiced_tax=D("187.6"),  # I06 eur 800 / 160 x 1.1725
-        invoiced_net_mom=None, invoiced_net_yoy=None,  # nothing invoiced in January: no base
+        mrr=D("868"),
+        arr=D("10416"),
+        mrr_new=D(0),
+        mrr_expansion=D(0),
+        mrr_contraction=D(0),
+        mrr_churn=D(0),
+        mrr_reactivation=D(0),
+        invoiced_net=D("938"),
+        invoiced_tax=D("187.6"),  # I06 eur 800 / 160 x 1.1725
+        invoiced_net_mom=None,
+        invoiced_net_yoy=None,  # nothing invoiced in January: no base
         collected=D(0),
         overdue_amount=D("1041.6"),  # I05 only (I06 due 03-03)
-        nps_12m=100 * (2 - 1) / 3, nps_responses_12m=3,  # N06, N07, N08
-        csat_3m=100.0, csat_responses_3m=1,  # C05
+        nps_12m=100 * (2 - 1) / 3,
+        nps_responses_12m=3,  # N06, N07, N08
+        csat_3m=100.0,
+        csat_responses_3m=1,  # C05
         touches_3m=1,  # T4
         days_since_last_touch=70,  # 02-28 - 2025-12-20 = 11 + 31 + 28
         tickets_opened=1,  # K05
-        open_tickets=1, open_high_priority_tickets=1,  # K05
+        open_tickets=1,
+        open_high_priority_tickets=1,  # K05
         open_expansion_pipeline=D("1172.5"),  # O5; O7 closed on 02-28 = end(P) -> not open
         days_to_renewal=15,  # 2026-03-15 - 2026-02-28
     ),
     ("A3", R): dict(
-        mrr=D("250"), arr=D("3000"),
-        mrr_new=D(0), mrr_expansion=D(0), mrr_contraction=D(0), mrr_churn=D(0), mrr_reactivation=D("250"),
-        invoiced_net=D("250"), invoiced_tax=D(0),  # I09
-        invoiced_net_mom=None, invoiced_net_yoy=None,
-        collected=D(0), overdue_amount=D(0),  # I09 due 04-04
-        nps_12m=0.0, nps_responses_12m=1,  # N09 8 (passive): 100 x (0 - 0) / 1
-        csat_3m=None, csat_responses_3m=0,
+        mrr=D("250"),
+        arr=D("3000"),
+        mrr_new=D(0),
+        mrr_expansion=D(0),
+        mrr_contraction=D(0),
+        mrr_churn=D(0),
+        mrr_reactivation=D("250"),
+        invoiced_net=D("250"),
+        invoiced_tax=D(0),  # I09
+        invoiced_net_mom=None,
+        invoiced_net_yoy=None,
+        collected=D(0),
+        overdue_amount=D(0),  # I09 due 04-04
+        nps_12m=0.0,
+        nps_responses_12m=1,  # N09 8 (passive): 100 x (0 - 0) / 1
+        csat_3m=None,
+        csat_responses_3m=0,
         touches_3m=0,
         days_since_last_touch=171,  # 03-31 - 2025-10-11 = 20 + 30 + 31 + 31 + 28 + 31
-        tickets_opened=0, open_tickets=0, open_high_priority_tickets=0,
+        tickets_opened=0,
+        open_tickets=0,
+        open_high_priority_tickets=0,
         open_expansion_pipeline=D(0),
         days_to_renewal=None,
     ),
     ("A3", P): dict(
-        mrr=D(0), arr=D(0),
-        mrr_new=D(0), mrr_expansion=D(0), mrr_contraction=D(0), mrr_churn=D(0), mrr_reactivation=D(0),
-        invoiced_net=D(0), invoiced_tax=D(0), collected=D(0), overdue_amount=D(0),
-        invoiced_net_mom=None, invoiced_net_yoy=None,
-        nps_12m=0.0, nps_responses_12m=1,
-        csat_3m=None, csat_responses_3m=0,
+        mrr=D(0),
+        arr=D(0),
+        mrr_new=D(0),
+        mrr_expansion=D(0),
+        mrr_contraction=D(0),
+        mrr_churn=D(0),
+        mrr_reactivation=D(0),
+        invoiced_net=D(0),
+        invoiced_tax=D(0),
+        collected=D(0),
+        overdue_amount=D(0),
+        invoiced_net_mom=None,
+        invoiced_net_yoy=None,
+        nps_12m=0.0,
+        nps_responses_12m=1,
+        csat_3m=None,
+        csat_responses_3m=0,
         touches_3m=0,
         days_since_last_touch=140,  # 171 - 31
-        tickets_opened=0, open_tickets=0, open_high_priority_tickets=0,
+        tickets_opened=0,
+        open_tickets=0,
+        open_high_priority_tickets=0,
         open_expansion_pipeline=D(0),
         days_to_renewal=None,
     ),
     ("A4", R): dict(
-        mrr=D(0), arr=D(0),
-        mrr_new=D(0), mrr_expansion=D(0), mrr_contraction=D(0), mrr_churn=D("400"), mrr_reactivation=D(0),
-        invoiced_net=D(0), invoiced_tax=D(0), collected=D(0),
-        invoiced_net_mom=None, invoiced_net_yoy=None,  # 0 / 0
+        mrr=D(0),
+        arr=D(0),
+        mrr_new=D(0),
+        mrr_expansion=D(0),
+        mrr_contraction=D(0),
+        mrr_churn=D("400"),
+        mrr_reactivation=D(0),
+        invoiced_net=D(0),
+        invoiced_tax=D(0),
+        collected=D(0),
+        invoiced_net_mom=None,
+        invoiced_net_yoy=None,  # 0 / 0
         overdue_amount=D("600"),  # I10 uncollectible, due 02-09, never paid
-        nps_12m=-100.0, nps_responses_12m=2,  # N10 2, N11 5: 100 x (0 - 2) / 2
-        csat_3m=100.0, csat_responses_3m=1,  # C07 4
+        nps_12m=-100.0,
+        nps_responses_12m=2,  # N10 2, N11 5: 100 x (0 - 2) / 2
+        csat_3m=100.0,
+        csat_responses_3m=1,  # C07 4
         touches_3m=2,  # T7, T8 (same day, two touches)
         days_since_last_touch=32,  # 03-31 - 02-27 = 1 + 31
         tickets_opened=1,  # K10
-        open_tickets=4, open_high_priority_tickets=4,  # K07..K10
+        open_tickets=4,
+        open_high_priority_tickets=4,  # K07..K10
         open_expansion_pipeline=D(0),
         days_to_renewal=None,
     ),
     ("A4", P): dict(
-        mrr=D("400"), arr=D("4800"),
-        mrr_new=D(0), mrr_expansion=D(0), mrr_contraction=D("100"), mrr_churn=D(0), mrr_reactivation=D(0),
-        invoiced_net=D(0), invoiced_tax=D(0), collected=D(0),  # I10 was issued in January
-        invoiced_net_mom=0 / 500 - 1, invoiced_net_yoy=None,  # January: I10 500
+        mrr=D("400"),
+        arr=D("4800"),
+        mrr_new=D(0),
+        mrr_expansion=D(0),
+        mrr_contraction=D("100"),
+        mrr_churn=D(0),
+        mrr_reactivation=D(0),
+        invoiced_net=D(0),
+        invoiced_tax=D(0),
+        collected=D(0),  # I10 was issued in January
+        invoiced_net_mom=0 / 500 - 1,
+        invoiced_net_yoy=None,  # January: I10 500
         overdue_amount=D("600"),
-        nps_12m=-100.0, nps_responses_12m=1,  # N10
-        csat_3m=100.0, csat_responses_3m=1,
+        nps_12m=-100.0,
+        nps_responses_12m=1,  # N10
+        csat_3m=100.0,
+        csat_responses_3m=1,
         touches_3m=2,
         days_since_last_touch=1,  # 02-28 - 02-27
-        tickets_opened=3, open_tickets=3, open_high_priority_tickets=3,  # K07, K08, K09
+        tickets_opened=3,
+        open_tickets=3,
+        open_high_priority_tickets=3,  # K07, K08, K09
         open_expansion_pipeline=D(0),
         days_to_renewal=None,
     ),
     ("A5", R): dict(
-        mrr=D("175.875"), arr=D("2110.5"),  # 150 x 1.1725; 12 x 175.875
-        mrr_new=D("175.875"), mrr_expansion=D(0), mrr_contraction=D(0), mrr_churn=D(0), mrr_reactivation=D(0),
-        invoiced_net=D("175.875"), invoiced_tax=D("35.175"),  # I11 eur 150 / 30 x 1.1725
-        invoiced_net_mom=None, invoiced_net_yoy=None,  # no February row: no base
+        mrr=D("175.875"),
+        arr=D("2110.5"),  # 150 x 1.1725; 12 x 175.875
+        mrr_new=D("175.875"),
+        mrr_expansion=D(0),
+        mrr_contraction=D(0),
+        mrr_churn=D(0),
+        mrr_reactivation=D(0),
+        invoiced_net=D("175.875"),
+        invoiced_tax=D("35.175"),  # I11 eur 150 / 30 x 1.1725
+        invoiced_net_mom=None,
+        invoiced_net_yoy=None,  # no February row: no base
         collected=D("211.05"),  # eur 180 x 1.1725, paid the day it was issued
         overdue_amount=D(0),
-        nps_12m=None, nps_responses_12m=0,
-        csat_3m=None, csat_responses_3m=0,
+        nps_12m=None,
+        nps_responses_12m=0,
+        csat_3m=None,
+        csat_responses_3m=0,
         touches_3m=0,
         days_since_last_touch=None,  # never contacted
-        tickets_opened=0, open_tickets=0, open_high_priority_tickets=0,
+        tickets_opened=0,
+        open_tickets=0,
+        open_high_priority_tickets=0,
         open_expansion_pipeline=D(0),
         days_to_renewal=335,  # 2027-03-01 - 2026-03-31
     ),
@@ -498,8 +752,11 @@ def test_account_monthly_has_no_row_before_an_accounts_first_data_month(marts):
     firsts = marts.account_monthly.group_by("account_id").agg(pl.col("month").min()).sort("account_id").rows()
     # A2: S3 on 2025-03-01 (N08 is 2025-04-01 in UTC); A4: S8/S9 on 2025-02-01; A5: S11 on 2026-03-01
     assert firsts == [
-        ("A1", date(2025, 1, 1)), ("A2", date(2025, 3, 1)), ("A3", date(2025, 1, 1)),
-        ("A4", date(2025, 2, 1)), ("A5", date(2026, 3, 1)),
+        ("A1", date(2025, 1, 1)),
+        ("A2", date(2025, 3, 1)),
+        ("A3", date(2025, 1, 1)),
+        ("A4", date(2025, 2, 1)),
+        ("A5", date(2026, 3, 1)),
     ]
     assert marts.account_monthly["month"].max() == R
 
@@ -525,7 +782,9 @@ HEALTH_EXPECTED: dict[tuple[str, date], dict] = {
             support=(3 - 1) * 100 / 3,  # 66.67
         ),
         # (20 x 66.67 + 10 x 37.04 + 20 x 53.57 + 0 + 10 x 100 + 15 x 66.67) / 100 = 47.75 -> 47.8
-        score=47.8, computed_band="amber", missing=[],
+        score=47.8,
+        computed_band="amber",
+        missing=[],
         # shortfalls w(100 - s)/100: revenue 25, engagement 9.29, satisfaction 6.67, service 6.30, support 5
         first_driver="recurring revenue fell 33% over 3 months",
     ),
@@ -539,7 +798,9 @@ HEALTH_EXPECTED: dict[tuple[str, date], dict] = {
             support=(3 - 1) * 100 / 3,
         ),
         # (1777.78 + 0 + 1714.29 + 1666.67 + 400 + 1000) / 100 = 65.587 -> 65.6
-        score=65.6, computed_band="amber", missing=[],
+        score=65.6,
+        computed_band="amber",
+        missing=[],
         first_driver="CSAT over the last 3 months is 33% (target 95%)",  # service shortfall 10 is the largest
     ),
     ("A2", R): dict(
@@ -552,7 +813,9 @@ HEALTH_EXPECTED: dict[tuple[str, date], dict] = {
             support=(3 - 2) * 100 / 3,  # 33.33
         ),
         # (1777.78 + 1000 + 0 + 2500 + 0 + 500) / 100 = 57.78 -> 57.8
-        score=57.8, computed_band="amber", missing=[],
+        score=57.8,
+        computed_band="amber",
+        missing=[],
         first_driver="no contact for 101 days; key accounts expect one every 30 days",  # shortfall 20
     ),
     ("A2", P): dict(
@@ -565,7 +828,9 @@ HEALTH_EXPECTED: dict[tuple[str, date], dict] = {
             support=(3 - 1) * 100 / 3,
         ),
         # (1777.78 + 1000 + 666.67 + 1666.67 + 400 + 1000) / 100 = 65.11 -> 65.1
-        score=65.1, computed_band="amber", missing=[],
+        score=65.1,
+        computed_band="amber",
+        missing=[],
         first_driver="no contact for 70 days; key accounts expect one every 30 days",  # shortfall 13.3
     ),
     ("A3", R): dict(
@@ -578,7 +843,9 @@ HEALTH_EXPECTED: dict[tuple[str, date], dict] = {
             support=100.0,
         ),
         # present weight 20 + 20 + 10 + 15 = 65: (1333.33 + 1100 + 1000 + 1500) / 65 = 75.90 -> 75.9
-        score=75.9, computed_band="green", missing=["service", "revenue_trend"],
+        score=75.9,
+        computed_band="green",
+        missing=["service", "revenue_trend"],
         # shortfalls /65: engagement 20 x 45 / 65 = 13.85, satisfaction 20 x 33.3 / 65 = 10.26
         first_driver="no contact for 171 days; transactional accounts expect one every 90 days",
     ),
@@ -592,7 +859,9 @@ HEALTH_EXPECTED: dict[tuple[str, date], dict] = {
             support=100.0,
         ),
         # present weight 20 + 20 + 15 = 55: (1333.33 + 1444.44 + 1500) / 55 = 77.78 -> 77.8
-        score=77.8, computed_band="green", missing=["service", "revenue_trend", "payments"],
+        score=77.8,
+        computed_band="green",
+        missing=["service", "revenue_trend", "payments"],
         # shortfalls /55: satisfaction 12.12, engagement 10.10
         first_driver="NPS over the last 12 months is 0 (target 50)",
     ),
@@ -606,7 +875,9 @@ HEALTH_EXPECTED: dict[tuple[str, date], dict] = {
             support=0.0,  # 4 open high, clamped
         ),
         # present weight 90: (0 + 1000 + 1933.33 + 0 + 0) / 90 = 32.59 -> 32.6
-        score=32.6, computed_band="red", missing=["payments"],
+        score=32.6,
+        computed_band="red",
+        missing=["payments"],
         # shortfalls /90: revenue 27.8, satisfaction 22.2, support 16.7, engagement 0.74
         first_driver="recurring revenue fell 100% over 3 months",
     ),
@@ -620,17 +891,23 @@ HEALTH_EXPECTED: dict[tuple[str, date], dict] = {
             support=0.0,  # 3 open high
         ),
         # (0 + 1000 + 2000 + 0 + 250 + 0) / 100 = 32.5
-        score=32.5, computed_band="red", missing=[],
+        score=32.5,
+        computed_band="red",
+        missing=[],
         first_driver="recurring revenue fell 20% over 3 months",  # shortfall 25
     ),
     ("A5", R): dict(
         scores=dict(
-            satisfaction=None, service=None, engagement=None,  # never contacted -> missing, not 0
+            satisfaction=None,
+            service=None,
+            engagement=None,  # never contacted -> missing, not 0
             revenue_trend=None,  # one month of history
-            payments=100.0, support=100.0,
+            payments=100.0,
+            support=100.0,
         ),
         # present weight 10 + 15 = 25 < 50: insufficient_data; score (1000 + 1500) / 25 = 100
-        score=100.0, computed_band="insufficient_data",
+        score=100.0,
+        computed_band="insufficient_data",
         missing=["satisfaction", "service", "engagement", "revenue_trend"],
         first_driver=None,  # every present measure is at 100: no driver
     ),
@@ -640,11 +917,14 @@ OVERRIDE_A4 = ("amber", "Churn is the move to the parent contract", "Sam Okafor"
 OVERRIDE_A3 = ("red", "Reactivation not signed yet", "Sam Okafor", date(2026, 3, 1))
 # (band, override_band, reason, set_by, expires_on) per row: an override applies to M while end(M) < expires_on.
 EFFECTIVE = {
-    ("A1", R): ("amber", None), ("A1", P): ("amber", None),
-    ("A2", R): ("amber", None), ("A2", P): ("amber", None),
+    ("A1", R): ("amber", None),
+    ("A1", P): ("amber", None),
+    ("A2", R): ("amber", None),
+    ("A2", P): ("amber", None),
     ("A3", R): ("green", None),  # end(R) 03-31 is not < 03-01: expired
     ("A3", P): ("red", OVERRIDE_A3),  # 02-28 < 03-01: active, replaces computed green
-    ("A4", R): ("amber", OVERRIDE_A4), ("A4", P): ("amber", OVERRIDE_A4),  # replaces computed red
+    ("A4", R): ("amber", OVERRIDE_A4),
+    ("A4", P): ("amber", OVERRIDE_A4),  # replaces computed red
     ("A5", R): ("insufficient_data", None),
 }
 
@@ -732,11 +1012,18 @@ def test_score_change_is_null_without_a_previous_month(marts):
 PORTFOLIO_EXPECTED: dict[tuple[date, str, str], dict] = {
     # R, everyone. Feb-end MRR: A1 1500, A2 868, A3 0, A4 400 (A5 no row); March-end: 1000, 1102.5, 250, 0, 175.875.
     (R, "all", "all"): dict(
-        mrr_start=D("2768"), mrr_end=D("2528.375"),  # 1500 + 868 + 400; 1000 + 1102.5 + 250 + 175.875
-        mrr_new=D("175.875"), mrr_expansion=D("234.5"), mrr_contraction=D("500"), mrr_churn=D("400"),
+        mrr_start=D("2768"),
+        mrr_end=D("2528.375"),  # 1500 + 868 + 400; 1000 + 1102.5 + 250 + 175.875
+        mrr_new=D("175.875"),
+        mrr_expansion=D("234.5"),
+        mrr_contraction=D("500"),
+        mrr_churn=D("400"),
         mrr_reactivation=D("250"),  # 2768 + 175.875 + 250 + 234.5 - 500 - 400 = 2528.375
-        customers_start=3, customers_end=4,  # A1 A2 A4; A1 A2 A3 A5
-        new_customers=1, churned_customers=1, reactivated_customers=1,  # A5, A4, A3
+        customers_start=3,
+        customers_end=4,  # A1 A2 A4; A1 A2 A3 A5
+        new_customers=1,
+        churned_customers=1,
+        reactivated_customers=1,  # A5, A4, A3
         logo_retention_1m=(3 - 1) / 3,
         nrr_1m=(2768 + 234.5 - 500 - 400) / 2768,
         grr_1m=(2768 - 500 - 400) / 2768,
@@ -750,8 +1037,10 @@ PORTFOLIO_EXPECTED: dict[tuple[date, str, str], dict] = {
         customer_churn_rate_6m=1 / 18,
         ltv=632.0938 * 1.0 / (1 / 18),  # arpa x gross margin 1.0 / churn rate
         # pooled: promoters A1 1 + A2 2 = 3, detractors A1 1 + A2 1 + A4 2 = 4, responses 3 + 3 + 1 + 2 = 9
-        nps_12m=100 * (3 - 4) / 9, nps_responses_12m=9,
-        csat_3m=100 * (2 + 2 + 1) / (3 + 2 + 1), csat_responses_3m=6,  # A1 2/3, A2 2/2, A4 1/1
+        nps_12m=100 * (3 - 4) / 9,
+        nps_responses_12m=9,
+        csat_3m=100 * (2 + 2 + 1) / (3 + 2 + 1),
+        csat_responses_3m=6,  # A1 2/3, A2 2/2, A4 1/1
         arr_end=D("30340.5"),  # 12 x 2528.375
         invoiced_net=D("2598.375"),  # 1000 + 1172.5 + 250 + 0 + 175.875
         collected=D("3136.65"),  # 1800 + 1125.6 + 0 + 0 + 211.05
@@ -759,12 +1048,24 @@ PORTFOLIO_EXPECTED: dict[tuple[date, str, str], dict] = {
         touches_3m=5,  # 3 + 0 + 0 + 2 + 0
         accounts=5,
         # effective bands: A1 amber, A2 amber, A3 green, A4 amber (override), A5 insufficient_data
-        accounts_green=1, accounts_amber=3, accounts_red=0, accounts_insufficient_data=1,
+        accounts_green=1,
+        accounts_amber=3,
+        accounts_red=0,
+        accounts_insufficient_data=1,
     ),
     (P, "all", "all"): dict(
-        mrr_start=D("2868"), mrr_end=D("2768"),  # 1500 + 868 + 0 + 500; 1500 + 868 + 0 + 400
-        mrr_new=D(0), mrr_expansion=D(0), mrr_contraction=D("100"), mrr_churn=D(0), mrr_reactivation=D(0),
-        customers_start=3, customers_end=3, new_customers=0, churned_customers=0, reactivated_customers=0,
+        mrr_start=D("2868"),
+        mrr_end=D("2768"),  # 1500 + 868 + 0 + 500; 1500 + 868 + 0 + 400
+        mrr_new=D(0),
+        mrr_expansion=D(0),
+        mrr_contraction=D("100"),
+        mrr_churn=D(0),
+        mrr_reactivation=D(0),
+        customers_start=3,
+        customers_end=3,
+        new_customers=0,
+        churned_customers=0,
+        reactivated_customers=0,
         logo_retention_1m=1.0,
         nrr_1m=(2868 - 100) / 2868,
         grr_1m=(2868 - 100) / 2868,
@@ -777,17 +1078,31 @@ PORTFOLIO_EXPECTED: dict[tuple[date, str, str], dict] = {
         customer_churn_rate_6m=0.0,  # 2025-09..2026-02: 0 churned of 18
         ltv=None,  # churn rate 0
         # A1 N01 10, N02 9, N04 3; A2 N06 9, N07 10, N08 0; A3 N09 8; A4 N10 2: 4 promoters, 3 detractors of 8
-        nps_12m=100 * (4 - 3) / 8, nps_responses_12m=8,
-        csat_3m=100 * (1 + 1 + 1) / (3 + 1 + 1), csat_responses_3m=5,  # A1 1/3, A2 1/1, A4 1/1
+        nps_12m=100 * (4 - 3) / 8,
+        nps_responses_12m=8,
+        csat_3m=100 * (1 + 1 + 1) / (3 + 1 + 1),
+        csat_responses_3m=5,  # A1 1/3, A2 1/1, A4 1/1
         accounts=4,
         # A1 amber, A2 amber, A3 red (override active), A4 amber (override)
-        accounts_green=0, accounts_amber=3, accounts_red=1, accounts_insufficient_data=0,
+        accounts_green=0,
+        accounts_amber=3,
+        accounts_red=1,
+        accounts_insufficient_data=0,
     ),
     # R, tier key = A2, A4.
     (R, "tier", "key"): dict(
-        mrr_start=D("1268"), mrr_end=D("1102.5"),  # 868 + 400; 1102.5 + 0
-        mrr_new=D(0), mrr_expansion=D("234.5"), mrr_contraction=D(0), mrr_churn=D("400"), mrr_reactivation=D(0),
-        customers_start=2, customers_end=1, new_customers=0, churned_customers=1, reactivated_customers=0,
+        mrr_start=D("1268"),
+        mrr_end=D("1102.5"),  # 868 + 400; 1102.5 + 0
+        mrr_new=D(0),
+        mrr_expansion=D("234.5"),
+        mrr_contraction=D(0),
+        mrr_churn=D("400"),
+        mrr_reactivation=D(0),
+        customers_start=2,
+        customers_end=1,
+        new_customers=0,
+        churned_customers=1,
+        reactivated_customers=0,
         logo_retention_1m=(2 - 1) / 2,
         nrr_1m=(1268 + 234.5 - 400) / 1268,
         grr_1m=(1268 - 400) / 1268,
@@ -798,17 +1113,30 @@ PORTFOLIO_EXPECTED: dict[tuple[date, str, str], dict] = {
         arpa=D("1102.5"),  # 1102.5 / 1
         customer_churn_rate_6m=1 / 12,  # customers_start 2 x 6 months, churned 1
         ltv=1102.5 / (1 / 12),
-        nps_12m=100 * (2 - 3) / 5, nps_responses_12m=5,  # A2 2P 1D of 3, A4 2D of 2
-        csat_3m=100 * (2 + 1) / (2 + 1), csat_responses_3m=3,
+        nps_12m=100 * (2 - 3) / 5,
+        nps_responses_12m=5,  # A2 2P 1D of 3, A4 2D of 2
+        csat_3m=100 * (2 + 1) / (2 + 1),
+        csat_responses_3m=3,
         accounts=2,
-        accounts_green=0, accounts_amber=2, accounts_red=0, accounts_insufficient_data=0,
+        accounts_green=0,
+        accounts_amber=2,
+        accounts_red=0,
+        accounts_insufficient_data=0,
     ),
     # R, account manager M2 = A3, A4, A5.
     (R, "account_manager", "M2"): dict(
-        mrr_start=D("400"), mrr_end=D("425.875"),  # 0 + 400 + 0; 250 + 0 + 175.875
-        mrr_new=D("175.875"), mrr_expansion=D(0), mrr_contraction=D(0), mrr_churn=D("400"),
+        mrr_start=D("400"),
+        mrr_end=D("425.875"),  # 0 + 400 + 0; 250 + 0 + 175.875
+        mrr_new=D("175.875"),
+        mrr_expansion=D(0),
+        mrr_contraction=D(0),
+        mrr_churn=D("400"),
         mrr_reactivation=D("250"),
-        customers_start=1, customers_end=2, new_customers=1, churned_customers=1, reactivated_customers=1,
+        customers_start=1,
+        customers_end=2,
+        new_customers=1,
+        churned_customers=1,
+        reactivated_customers=1,
         logo_retention_1m=(1 - 1) / 1,
         nrr_1m=(400 + 0 - 0 - 400) / 400,
         grr_1m=(400 - 0 - 400) / 400,
@@ -820,10 +1148,15 @@ PORTFOLIO_EXPECTED: dict[tuple[date, str, str], dict] = {
         arpa=D("212.9375"),  # 425.875 / 2
         customer_churn_rate_6m=1 / 6,  # customers_start: A4 in each of 2025-10..2026-03 = 6; churned 1
         ltv=212.9375 / (1 / 6),
-        nps_12m=100 * (0 - 2) / 3, nps_responses_12m=3,  # A3 N09 passive, A4 N10 N11 detractors
-        csat_3m=100.0, csat_responses_3m=1,  # A4 C07
+        nps_12m=100 * (0 - 2) / 3,
+        nps_responses_12m=3,  # A3 N09 passive, A4 N10 N11 detractors
+        csat_3m=100.0,
+        csat_responses_3m=1,  # A4 C07
         accounts=3,
-        accounts_green=1, accounts_amber=1, accounts_red=0, accounts_insufficient_data=1,  # A3, A4, A5
+        accounts_green=1,
+        accounts_amber=1,
+        accounts_red=0,
+        accounts_insufficient_data=1,  # A3, A4, A5
     ),
 }
 
@@ -837,19 +1170,35 @@ def test_portfolio_monthly(marts, month, grouping, value):
 def test_portfolio_12_month_rates_start_once_m_minus_12_has_billing_data(marts):
     first_billing = one(marts.portfolio_monthly, month=date(2025, 12, 1), grouping="all", group_value="all")
     # M-12 = 2024-12 is before the first billing month 2025-01: null
-    assert (first_billing["nrr_12m"], first_billing["grr_12m"], first_billing["logo_retention_12m"]) == (None, None, None)
+    assert (first_billing["nrr_12m"], first_billing["grr_12m"], first_billing["logo_retention_12m"]) == (
+        None,
+        None,
+        None,
+    )
     jan = one(marts.portfolio_monthly, month=date(2026, 1, 1), grouping="all", group_value="all")
     # cohort at end of 2025-01: A1 1000, A3 300; at end of 2026-01: A1 1500, A3 0
-    assert mismatches(jan, dict(
-        nrr_12m=(1500 + 0) / 1300, grr_12m=(min(1500, 1000) + min(0, 300)) / 1300, logo_retention_12m=1 / 2
-    )) == []
+    assert (
+        mismatches(
+            jan,
+            dict(nrr_12m=(1500 + 0) / 1300, grr_12m=(min(1500, 1000) + min(0, 300)) / 1300, logo_retention_12m=1 / 2),
+        )
+        == []
+    )
 
 
 def test_portfolio_groups_present_in_the_reporting_month(marts):
     rows = marts.portfolio_monthly.filter(pl.col("month") == R).select("grouping", "group_value").rows()
-    assert sorted(rows) == sorted([
-        ("all", "all"),
-        ("tier", "strategic"), ("tier", "key"), ("tier", "transactional"),
-        ("segment", "enterprise"), ("segment", "mid_market"), ("segment", "smb"), ("segment", "unassigned"),
-        ("account_manager", "M1"), ("account_manager", "M2"),
-    ])
+    assert sorted(rows) == sorted(
+        [
+            ("all", "all"),
+            ("tier", "strategic"),
+            ("tier", "key"),
+            ("tier", "transactional"),
+            ("segment", "enterprise"),
+            ("segment", "mid_market"),
+            ("segment", "smb"),
+            ("segment", "unassigned"),
+            ("account_manager", "M1"),
+            ("account_manager", "M2"),
+        ]
+    )

@@ -15,12 +15,12 @@ import pytest
 from pypdf import PdfReader
 
 from pipeline.publish.client_reports import produce_client_reports
-from pipeline.resources.renderer.worker import TEMPLATES_DIR, DocumentRenderer, RenderJob
-from pipeline.store.records import read_manifest
 from pipeline.resources.renderer.pool import Renderer
+from pipeline.resources.renderer.worker import TEMPLATES_DIR, DocumentRenderer, RenderJob
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
-from tests.unit.reporting.builders import Book, add_acme, ts
+from pipeline.store.records import read_manifest
+from tests.support.report_builders import Book, add_acme, ts
 
 MARCH = date(2024, 3, 1)
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ def spy_server():
     hits: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             hits.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "text/css")
@@ -76,7 +76,7 @@ def hostile(base: str) -> dict[str, str]:
         "script": "<script>alert('pwned')</script>",
         "img": f"<img src={base}/img.png>",
         "attach": "<link rel=attachment href=file:///etc/passwd>",
-        "css": f"<div style=\"background:url({base}/bg.png)\">x</div>",
+        "css": f'<div style="background:url({base}/bg.png)">x</div>',
         "import": f"<style>@import url({base}/import.css);</style>",
         "close": "</td></tr></table><h1>Fake heading</h1>",
     }
@@ -90,14 +90,51 @@ def build_hostile_book(base: str) -> Book:
     # The second call added a duplicate manager row: keep one.
     book.rows["account_managers"] = book.rows["account_managers"][:1]
     for i, (kind, text) in enumerate(h.items()):
-        book.add("tickets", ticket_id=f"EVIL-T{i}", account_id="../../x", opened_at=ts(2024, 3, 2 + i),
-                 first_response_at=None, resolved_at=None, priority="high", status="open", subject=text)
-        book.add("responses", response_id=f"EVIL-R{i}", account_id="../../x", contact_email=None,
-                 survey_type="nps", score=3, responded_at=ts(2024, 3, 10 + i), comment=f"{kind}: {text}")
-    book.add("subscriptions", subscription_id="EVIL-S", account_id="../../x", product=h["attach"] + h["css"],
-             start_date=date(2024, 3, 2), end_date=None, mrr=10, currency="usd")
-    book.add("invoices", invoice_id="EVIL-I", account_id="../../x", number=h["import"], issued_on=date(2024, 3, 3),
-             due_on=date(2024, 3, 10), currency="usd", subtotal=10, tax=2, total=12, status="open", paid_on=None)
+        book.add(
+            "tickets",
+            ticket_id=f"EVIL-T{i}",
+            account_id="../../x",
+            opened_at=ts(2024, 3, 2 + i),
+            first_response_at=None,
+            resolved_at=None,
+            priority="high",
+            status="open",
+            subject=text,
+        )
+        book.add(
+            "responses",
+            response_id=f"EVIL-R{i}",
+            account_id="../../x",
+            contact_email=None,
+            survey_type="nps",
+            score=3,
+            responded_at=ts(2024, 3, 10 + i),
+            comment=f"{kind}: {text}",
+        )
+    book.add(
+        "subscriptions",
+        subscription_id="EVIL-S",
+        account_id="../../x",
+        product=h["attach"] + h["css"],
+        start_date=date(2024, 3, 2),
+        end_date=None,
+        mrr=10,
+        currency="usd",
+    )
+    book.add(
+        "invoices",
+        invoice_id="EVIL-I",
+        account_id="../../x",
+        number=h["import"],
+        issued_on=date(2024, 3, 3),
+        due_on=date(2024, 3, 10),
+        currency="usd",
+        subtotal=10,
+        tax=2,
+        total=12,
+        status="open",
+        paid_on=None,
+    )
     return book
 
 
@@ -112,8 +149,13 @@ def test_hostile_values_render_as_text_and_nothing_is_fetched(tmp_path: Path, sp
     assert hits == [], f"the renderer contacted the network: {hits}"
 
     # Every file is inside the reports folder (plus the warehouse), with a safe name.
-    outside = [p for p in tmp_path.rglob("*") if p.is_file()
-               and settings.reports_dir.resolve() not in p.resolve().parents and not p.name.startswith("warehouse")]
+    outside = [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file()
+        and settings.reports_dir.resolve() not in p.resolve().parents
+        and not p.name.startswith("warehouse")
+    ]
     assert outside == []
     folders = sorted(p.name for p in (settings.reports_dir / "2024-03" / "clients").iterdir())
     assert len(folders) == 2 and all(re.fullmatch(r"[a-z0-9-]+-[0-9a-f]{10}", f) for f in folders)
@@ -181,8 +223,18 @@ body {{ background: url("{base}/bg.png"); }}
     assert allowed and all(u.startswith(root_uri) for u in allowed), allowed
     assert (root / "assets" / "logo.svg").resolve().as_uri() in allowed
     refused = " ".join(result.refused_urls)
-    for needle in ("/sheet.css", "/import.css", "file:///etc/hosts", "/bg.png", "/img.png",
-                   "file:///etc/passwd", "secret.svg", "link.svg", "data:image", "/font.ttf"):
+    for needle in (
+        "/sheet.css",
+        "/import.css",
+        "file:///etc/hosts",
+        "/bg.png",
+        "/img.png",
+        "file:///etc/passwd",
+        "secret.svg",
+        "link.svg",
+        "data:image",
+        "/font.ttf",
+    ):
         assert needle in refused, f"{needle} was not refused: {result.refused_urls}"
     reader = PdfReader(result.pdf_path)
     assert reader.attachments == {} and "/EmbeddedFiles" not in reader.trailer["/Root"].get("/Names", {})

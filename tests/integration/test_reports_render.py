@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from pipeline.publish.client_reports import produce_client_reports
 from pipeline.files import atomic_write, sha256_file
-from pipeline.resources.renderer.worker import DocumentRenderer, RenderJob
-from pipeline.store.records import read_manifest
+from pipeline.publish.client_reports import produce_client_reports
 from pipeline.resources.renderer.pool import Renderer
+from pipeline.resources.renderer.worker import DocumentRenderer, RenderJob
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
-from tests.unit.reporting.builders import Book, add_acme, add_globex, ts
+from pipeline.store.records import read_manifest
+from tests.support.report_builders import Book, add_acme, add_globex, ts
 
 MARCH = date(2024, 3, 1)
 pytestmark = pytest.mark.slow
@@ -68,10 +68,28 @@ def test_two_clients_each_see_their_own_data_only(tmp_path: Path, renderer: Rend
     rows = files_of(settings)
     root = settings.reports_dir
     own = {
-        "ACME-1": ["Acme Rockets Ltd", "$1,240.00", "$14,880.00", "INV-301", "INV-201", "Analytics",
-                   "Dashboard shows stale launch data", "Dana Whitfield", "Jordan Lee", "March 2024"],
-        "GLOBEX-9": ["Globex Énergie SA", "$2,200.00", "$7,920.00", "GX-0001", "Grid Insights",
-                     "Sam Okafor", "Q1 2024", "€2,400.00"],
+        "ACME-1": [
+            "Acme Rockets Ltd",
+            "$1,240.00",
+            "$14,880.00",
+            "INV-301",
+            "INV-201",
+            "Analytics",
+            "Dashboard shows stale launch data",
+            "Dana Whitfield",
+            "Jordan Lee",
+            "March 2024",
+        ],
+        "GLOBEX-9": [
+            "Globex Énergie SA",
+            "$2,200.00",
+            "$7,920.00",
+            "GX-0001",
+            "Grid Insights",
+            "Sam Okafor",
+            "Q1 2024",
+            "€2,400.00",
+        ],
     }
     for account_id, words in own.items():
         row = rows[account_id]
@@ -92,8 +110,16 @@ def test_two_clients_each_see_their_own_data_only(tmp_path: Path, renderer: Rend
 def test_health_section_only_when_the_setting_is_on(tmp_path: Path, renderer: Renderer) -> None:
     def with_health(book: Book) -> None:
         add_acme(book)
-        book.add("account_health", account_id="ACME-1", month=MARCH, score=64.5, band="amber",
-                 computed_band="amber", drivers="no contact for 45 days; key accounts expect 30", score_change=-3.5)
+        book.add(
+            "account_health",
+            account_id="ACME-1",
+            month=MARCH,
+            score=64.5,
+            band="amber",
+            computed_band="amber",
+            drivers="no contact for 45 days; key accounts expect 30",
+            score_change=-3.5,
+        )
 
     wh, settings = build(tmp_path, with_health)
     settings = replace(settings, show_health_in_client_reports=True)
@@ -119,8 +145,12 @@ def test_pdf_metadata_tags_and_self_contained_html(tmp_path: Path, renderer: Ren
     assert b'pdfaid:part="3"' in xmp and b'pdfaid:conformance="A"' in xmp  # PDF/A-3a
     assert b'pdfuaid:part="1"' in xmp  # PDF/UA-1 identification
     assert "/EmbeddedFiles" not in root.get("/Names", {}) and "/AF" not in root
-    fonts = {str(f) for page in reader.pages for f in page["/Resources"]["/Font"].values()
-             for f in [f.get_object()["/BaseFont"]]}
+    fonts = {
+        str(f)
+        for page in reader.pages
+        for f in page["/Resources"]["/Font"].values()
+        for f in [f.get_object()["/BaseFont"]]
+    }
     # Only the shipped fonts (report_templates/fonts via @font-face "Report Sans"), embedded.
     assert fonts and all(re.fullmatch(r"/[A-Z]{6}\+Report-Sans(-Bold|-Italic)?", f) for f in fonts), fonts
     # Footer: page numbers and data-as-of on every page.
@@ -148,8 +178,17 @@ def test_a_rerun_renders_only_clients_whose_inputs_changed(tmp_path: Path, rende
     book = Book()
     add_acme(book)
     add_globex(book)
-    book.add("tickets", ticket_id="ACME-1-T9", account_id="ACME-1", opened_at=ts(2024, 3, 28),
-             first_response_at=None, resolved_at=None, priority="urgent", status="open", subject="Launch window alert")
+    book.add(
+        "tickets",
+        ticket_id="ACME-1-T9",
+        account_id="ACME-1",
+        opened_at=ts(2024, 3, 28),
+        first_response_at=None,
+        resolved_at=None,
+        priority="urgent",
+        status="open",
+        subject="Launch window alert",
+    )
     book.write(wh)
     third = produce_client_reports(wh, settings, MARCH, renderer)
     assert (third.rendered, third.unchanged) == (1, 1)
@@ -188,7 +227,9 @@ def _templates_with(tmp_path: Path, name: str, body: str) -> Path:
 
 
 def test_a_render_that_raises_leaves_no_file(tmp_path: Path) -> None:
-    root = _templates_with(tmp_path, "boom.html", "<html><body><p>{{ ctx.name }}</p>{{ ctx.missing.deeper }}</body></html>")
+    root = _templates_with(
+        tmp_path, "boom.html", "<html><body><p>{{ ctx.name }}</p>{{ ctx.missing.deeper }}</body></html>"
+    )
     out = tmp_path / "reports"
     renderer = DocumentRenderer(root)
     target = out / "2024-03" / "x"
@@ -198,7 +239,9 @@ def test_a_render_that_raises_leaves_no_file(tmp_path: Path) -> None:
     assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
 
     # An earlier good report stays intact when the re-render fails halfway through writing.
-    good = RenderJob("boom.html", {"name": "A", "missing": {"deeper": "ok"}}, job.html_path, job.pdf_path, str(out), "A")
+    good = RenderJob(
+        "boom.html", {"name": "A", "missing": {"deeper": "ok"}}, job.html_path, job.pdf_path, str(out), "A"
+    )
     assert renderer.render(good).ok
     before = {p: p.read_bytes() for p in target.iterdir()}
     calls = {"n": 0}
@@ -212,7 +255,9 @@ def test_a_render_that_raises_leaves_no_file(tmp_path: Path) -> None:
 
     os.fsync = failing_fsync
     try:
-        bad = RenderJob("boom.html", {"name": "B", "missing": {"deeper": "changed"}}, job.html_path, job.pdf_path, str(out), "A")
+        bad = RenderJob(
+            "boom.html", {"name": "B", "missing": {"deeper": "changed"}}, job.html_path, job.pdf_path, str(out), "A"
+        )
         result = renderer.render(bad)
     finally:
         os.fsync = real_fsync

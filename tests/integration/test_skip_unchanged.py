@@ -6,12 +6,13 @@ from datetime import date
 
 import dagster as dg
 import polars as pl
+import pytest
 
-from pipeline.cli import run_month
 from pipeline.contract import source
-from pipeline.store.loading import load_new_files, stage
 from pipeline.resources.warehouse import Warehouse, fetch
+from pipeline.runs import run_month
 from pipeline.sample.generator import write_sample
+from pipeline.store.loading import load_new_files, stage
 
 ACCOUNTS = ["account_id", "account_name", "tier", "account_manager_id", "currency", "segment", "report_cadence"]
 MANAGERS = ["manager_id", "name", "email", "team"]
@@ -21,8 +22,11 @@ SUBS = ["subscription_id", "account_id", "product", "start_date", "end_date", "m
 def test_stage_skips_only_while_its_files_and_references_are_unchanged(warehouse, data_dir, write_csv):
     write_csv("crm/account_managers.csv", MANAGERS, [["M1", "Ann Lee", "ann@example.com", "East"]])
     write_csv("crm/accounts.csv", ACCOUNTS, [["A1", "Acme", "key", "M1", "usd", "smb", ""]])
-    write_csv("billing/subscriptions.csv", SUBS, [["S1", "A1", "Core", "2024-01-01", "", "100", "usd"],
-                                                  ["S2", "A9", "Core", "2024-01-01", "", "100", "usd"]])
+    write_csv(
+        "billing/subscriptions.csv",
+        SUBS,
+        [["S1", "A1", "Core", "2024-01-01", "", "100", "usd"], ["S2", "A9", "Core", "2024-01-01", "", "100", "usd"]],
+    )
 
     def run(name, **kw):
         load_new_files(warehouse, data_dir / "landing", source(name))
@@ -50,8 +54,11 @@ def test_stage_skips_only_while_its_files_and_references_are_unchanged(warehouse
 
 def test_stage_rebuilds_when_the_table_no_longer_matches_its_counts(warehouse, data_dir, write_csv):
     write_csv("crm/account_managers.csv", MANAGERS, [["M1", "Ann Lee", "ann@example.com", "East"]])
-    write_csv("crm/accounts.csv", ACCOUNTS, [["A1", "Acme", "key", "M1", "usd", "smb", ""],
-                                            ["A2", "Beta", "key", "M1", "usd", "smb", ""]])
+    write_csv(
+        "crm/accounts.csv",
+        ACCOUNTS,
+        [["A1", "Acme", "key", "M1", "usd", "smb", ""], ["A2", "Beta", "key", "M1", "usd", "smb", ""]],
+    )
     for name in ("account_managers", "accounts"):
         load_new_files(warehouse, data_dir / "landing", source(name))
         stage(warehouse, source(name))
@@ -75,6 +82,7 @@ def mart_rows(wh: Warehouse) -> dict[str, pl.DataFrame]:
         return {m: fetch(con, f"SELECT * FROM marts.{m} ORDER BY ALL") for m in MARTS}
 
 
+@pytest.mark.slow  # four Dagster runs of ingest..marts on a sample
 def test_a_rerun_of_the_same_month_keeps_staging_and_marts_and_a_change_rebuilds(
     data_dir, warehouse, monkeypatch, test_instance
 ):

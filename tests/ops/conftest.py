@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import closed_month as shared
+
 REPO = Path(__file__).resolve().parents[2]
 END_MONTH = "2026-06"
 FIRST_MONTH = "2025-01"
@@ -204,7 +206,9 @@ def _wait_until_loaded(url: str, proc: subprocess.Popen, log: Path, timeout: flo
             return
         last = f"locations: {[(e['name'], e['loadStatus']) for e in entries]}"
         time.sleep(0.5)
-    pytest.fail(f"dagster dev did not load the code location within {timeout:.0f}s ({last}):\n{tail(log)}", pytrace=False)
+    pytest.fail(
+        f"dagster dev did not load the code location within {timeout:.0f}s ({last}):\n{tail(log)}", pytrace=False
+    )
 
 
 @contextlib.contextmanager
@@ -252,8 +256,26 @@ class Postgres:
     def psql(self, sql: str) -> list[list[str]]:
         """Rows of a query through psql over TCP, fields split on '|'."""
         out = subprocess.run(
-            [str(self.bindir / "psql"), "-h", self.host, "-p", str(self.port), "-U", self.user, "-d", self.db,
-             "-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                self.db,
+                "-X",
+                "-A",
+                "-t",
+                "-F",
+                "|",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
             env={**os.environ, "PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10"},
             capture_output=True,
             text=True,
@@ -276,6 +298,7 @@ class Postgres:
 
 def find_pg_bindir() -> Path | None:
     """Debian's /usr/lib/postgresql/<version>/bin (newest), else initdb on PATH."""
+
     def version(path: str) -> tuple[int, ...]:
         try:
             return tuple(int(p) for p in Path(path).parent.parent.name.split("."))
@@ -346,13 +369,42 @@ def postgres_server() -> Iterator[Postgres]:
 
     started = False
     try:
-        run([str(bindir / "initdb"), "-D", str(data), "-U", user, f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
-             "--auth-local=trust", "-E", "UTF8", "--no-locale", "--no-sync"], "initdb")
+        run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                user,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            "initdb",
+        )
         for attempt in range(3):  # a free port can be taken between choosing and binding it
             port = free_port()
             try:
-                run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
-                     f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"], "pg_ctl start")
+                run(
+                    [
+                        str(bindir / "pg_ctl"),
+                        "-D",
+                        str(data),
+                        "-l",
+                        str(log),
+                        "-w",
+                        "-t",
+                        "60",
+                        "-o",
+                        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+                        "start",
+                    ],
+                    "pg_ctl start",
+                )
                 started = True
                 break
             except AssertionError:
@@ -415,6 +467,28 @@ def demo_instance(tmp_path_factory) -> Callable[..., Demo]:
 
 
 @pytest.fixture(scope="session")
+def closed_demo(tmp_path_factory, closed_month_template_root) -> Callable[[str], Demo]:
+    """Factory: make(name) → a copy of the session's closed sample month (tests.support.closed_month,
+    closed once through the CLI for the whole session) as a demo instance in a new tmp folder."""
+
+    def make(name: str) -> Demo:
+        root = tmp_path_factory.mktemp(name)
+        month = shared.copy_closed_month(closed_month_template_root, root)
+        env = pipeline_env(root)
+        env.update(
+            DAGSTER_HOME=str(month.home),
+            PIPELINE_FIRST_MONTH=shared.FIRST,
+            PIPELINE_LEADERSHIP_RECIPIENTS=shared.LEADERS,
+        )
+        run = subprocess.CompletedProcess(
+            ["pipeline", "run", "--month", shared.END], 0, month.run_stdout, month.run_stderr
+        )
+        return Demo(root, env, month.home, run, 0.0)
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def start_dagster_dev() -> Callable[..., contextlib.AbstractContextManager[DagsterDev]]:
     """The `dagster_dev(env, log)` context manager (see there)."""
     return dagster_dev
@@ -432,6 +506,7 @@ def chromium() -> str:
         missing_tool("the Python package `playwright` is not installed (dev dependency; run `uv sync`)")
     path = next(filter(None, map(shutil.which, CHROMIUM_CANDIDATES)), None)
     if not path:
-        missing_tool("Chromium not found (looked for `chromium`, `chromium-browser` on PATH): install Debian's `chromium` package")
+        missing_tool(
+            "Chromium not found (looked for `chromium`, `chromium-browser` on PATH): install Debian's `chromium` package"
+        )
     return path
-

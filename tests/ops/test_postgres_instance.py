@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# one worker holds the module's PostgreSQL server (with --dist loadgroup under -n)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ops_postgres")]
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "dagster.postgres.yaml"
@@ -42,7 +43,7 @@ def expected():
 @pytest.fixture(scope="module")
 def closed_month(postgres_server, demo_instance):
     template = TEMPLATE.read_text(encoding="utf-8")
-    return demo_instance("pg_instance", accounts=15, dagster_yaml=template, **postgres_server.dagster_env)
+    return demo_instance("pg_instance", accounts=6, dagster_yaml=template, **postgres_server.dagster_env)
 
 
 def test_the_template_reads_every_connection_setting_from_the_environment():

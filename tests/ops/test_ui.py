@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.support.closed_month import FIRST
+
+# one worker holds the module's dagster dev and browser (with --dist loadgroup under -n)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ops_ui")]
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "test-output" / "ui"
@@ -51,7 +54,7 @@ def expected():
     with pytest.MonkeyPatch.context() as mp:
         for name in [k for k in os.environ if k.startswith("PIPELINE_")]:
             mp.delenv(name)
-        mp.setenv("PIPELINE_FIRST_MONTH", "2025-01")
+        mp.setenv("PIPELINE_FIRST_MONTH", FIRST)  # the closed month's
         graph = build_definitions(load_settings()).resolve_asset_graph()
     assets = sorted(graph.materializable_asset_keys, key=lambda k: k.to_user_string())
     checked = next(k for k in assets if k.to_user_string() == CHECKED_ASSET)
@@ -66,12 +69,13 @@ def expected():
 
 
 @pytest.fixture(scope="module")
-def server(chromium, demo_instance, start_dagster_dev):
-    """`dagster dev` on a demo instance with one successful monthly close, NUX dismissed."""
+def server(chromium, closed_demo, start_dagster_dev):
+    """`dagster dev` on a demo instance with one successful monthly close (a copy of the
+    session's closed sample month), NUX dismissed."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob("*.png"):
         old.unlink()
-    demo = demo_instance("ui", accounts=20)
+    demo = closed_demo("ui")
     log = demo.root / "dagster-dev.log"
     with start_dagster_dev(demo.env, log) as dev:
         print(f"demo instance {demo.seconds:.1f}s, dagster dev ready in {dev.startup_seconds:.1f}s ({dev.url})")

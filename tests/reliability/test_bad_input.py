@@ -33,32 +33,38 @@ from hypothesis import strategies as st
 
 from pipeline.contract import SOURCES, Source, load_order
 from pipeline.landing import LandingFileError, read_landing_file
-from pipeline.store.loading import load_new_files, stage
 from pipeline.resources.warehouse import Warehouse, fetch
+from pipeline.store.loading import load_new_files, stage
 from pipeline.transforms.staging import stage_source
-
-from .input_helpers import (
+from tests.support.budgets import examples
+from tests.support.input_helpers import (
     FILE_CASES,
-    N_BASE,
     GeneratedFile,
-    combined_row_cases,
     as_raw,
     base_file,
     base_rows,
     check_balance,
     check_quarantine_rows,
     check_staged_values,
+    combined_row_cases,
     generated_file,
     known_keys,
     landing_file,
     leaks,
-    row_cases,
-    rows_csv,
 )
 
 COUNTS: dict[str, int] = {}
-PURE_EXAMPLES_PER_SOURCE = 40
-WAREHOUSE_EXAMPLES = 30
+
+
+@pytest.fixture(autouse=True)
+def test_instance():
+    """These tests use no Dagster instance in this process (the CLI runs are processes of
+    their own); skip the folder's per-test one, which costs a second or more each."""
+    yield None
+
+
+PURE_EXAMPLES_PER_SOURCE = examples(40)  # per source, as run in CI (see tests.support.budgets)
+WAREHOUSE_EXAMPLES = examples(30)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -109,8 +115,14 @@ def _one_file_case(tmp: Path, source: Source, case) -> None:
     assert frame["_row"].to_list() == list(range(1, frame.height + 1))
     assert set(case.extra) <= set(extra), extra
     result = stage_and_check(as_raw(frame, where), source)
-    if case.name in ("BOM and CRLF", "old Mac line endings (CR only)", "mixed line endings",
-                     "columns reordered, upper case, spaces", "extra columns", "optional column missing"):
+    if case.name in (
+        "BOM and CRLF",
+        "old Mac line endings (CR only)",
+        "mixed line endings",
+        "columns reordered, upper case, spaces",
+        "extra columns",
+        "optional column missing",
+    ):
         assert result.rows_quarantined == 0, result.rejects.select("column", "reason").to_dicts()
         assert result.rows_staged == case.rows
     if case.name == "a row with fewer fields":
@@ -123,7 +135,10 @@ def stage_and_check(raw: pl.DataFrame, source):
     counts = check_balance(raw, result.frame, result.rejects, source)
     assert counts["in"] == result.rows_in
     assert (counts["staged"], counts["quarantined"], counts["superseded"]) == (
-        result.rows_staged, result.rows_quarantined, result.rows_superseded)
+        result.rows_staged,
+        result.rows_quarantined,
+        result.rows_superseded,
+    )
     check_quarantine_rows(result.rejects)
     check_staged_values(result.frame, source)
     return result
@@ -196,8 +211,9 @@ def test_regressions_found_by_this_suite(tmp_path):
     # CR-only and mixed line endings failed the file, or merged two rows into one value
     frame, _ = read(subs, f"{header}\r{row}\rS2,RXA1,Core,2024-01-01,,10,usd\r".encode(), "cr")
     assert frame["subscription_id"].to_list() == ["S1", "S2"]
-    frame, _ = read(subs, f"{header}\r\n{row}\nS2,RXA1,Core,2024-01-01,,10,usd\rS3,RXA1,x,2024-01-01,,1,usd\r\n"
-                    .encode(), "mixed")
+    frame, _ = read(
+        subs, f"{header}\r\n{row}\nS2,RXA1,Core,2024-01-01,,10,usd\rS3,RXA1,x,2024-01-01,,1,usd\r\n".encode(), "mixed"
+    )
     assert frame["subscription_id"].to_list() == ["S1", "S2", "S3"]
     # a file without a header row whose first row repeats a value was reported as a repeated column
     with pytest.raises(LandingFileError, match="missing the required column.*first line must be the header"):
@@ -213,8 +229,11 @@ def test_regressions_found_by_this_suite(tmp_path):
     assert rejects.select("column", "value", "reason").rows() == [("reason", None, "missing required value")]
     # a 100,000-character unknown code was copied whole into the reason
     long_tier = "gold" * 25_000
-    frame, _ = read(by_name("accounts"), f"account_id,account_name,tier,account_manager_id,currency\n"
-                    f"RXA1,Acme,{long_tier},RXM1,usd\n".encode(), "long")
+    frame, _ = read(
+        by_name("accounts"),
+        f"account_id,account_name,tier,account_manager_id,currency\nRXA1,Acme,{long_tier},RXM1,usd\n".encode(),
+        "long",
+    )
     rejects = stage_source(by_name("accounts"), as_raw(frame, "crm/x.csv"), known_keys()).rejects
     assert rejects["column"].to_list() == ["tier"] and len(rejects["reason"][0]) < 200
     assert rejects["value"][0] == long_tier[:500]
@@ -258,8 +277,12 @@ def test_generated_files_never_crash_and_always_balance():
         for source in SOURCES:
             counter = iter(range(10**9))
 
-            @settings(max_examples=PURE_EXAMPLES_PER_SOURCE, deadline=None, database=None,
-                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+            @settings(
+                max_examples=PURE_EXAMPLES_PER_SOURCE,
+                deadline=None,
+                database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+            )
             @given(files=st.lists(generated_file(source), min_size=1, max_size=3))
             def prop(files):
                 _count("hypothesis examples (pure)")
@@ -299,8 +322,12 @@ def test_generated_files_through_the_warehouse_balance(shared_warehouse):
     wh, landing = shared_warehouse
     counter = iter(range(10**9))
 
-    @settings(max_examples=WAREHOUSE_EXAMPLES, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=WAREHOUSE_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(data=st.data())
     def prop(data):
         source = data.draw(st.sampled_from(SOURCES))
@@ -341,8 +368,9 @@ END = "2026-03"
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=900
+    )
 
 
 @pytest.fixture(scope="module")
@@ -350,8 +378,12 @@ def bad_landing(tmp_path_factory):
     """A small sample plus, for every source, a base file, every fixed broken-value case
     as a file of its own, every readable broken file and every unreadable one."""
     root = tmp_path_factory.mktemp("cli")
-    env = {**os.environ, "PIPELINE_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "dagster_home"),
-           "PIPELINE_FIRST_MONTH": "2025-10"}
+    env = {
+        **os.environ,
+        "PIPELINE_DATA_DIR": str(root / "data"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "PIPELINE_FIRST_MONTH": "2025-10",
+    }
     env.pop("PIPELINE_DEBUG", None)
     sample = cli(["sample", "--accounts", "8", "--months", "6", "--end-month", END], env, root)
     assert sample.returncode == 0, sample.stderr

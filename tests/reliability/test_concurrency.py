@@ -16,17 +16,25 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipeline.publish.deliveries import deliver_reports
 from pipeline.resources.mailer import SendOutcome
 from pipeline.resources.warehouse import Warehouse, WarehouseError, run_lock
 from pipeline.settings import Settings
-from tests.reliability.fault_helpers import (
-    END, PREVIOUS, cli, copy_root, env_for, outbox_counts, popen_cli, query, report_problems, warehouse_state,
+from tests.support.fault_helpers import (
+    END,
+    PREVIOUS,
+    cli,
+    copy_root,
+    env_for,
+    outbox_counts,
+    popen_cli,
+    query,
+    report_problems,
+    warehouse_state,
 )
-from tests.reliability.fault_helpers import baseline as make_baseline
+from tests.support.ledger_helpers import clear_deliveries
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +42,10 @@ LOCKED = "Another pipeline run is using the warehouse"
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    return make_baseline(tmp_path_factory)
+def base(closed_month_template_root) -> Path:
+    """The uninterrupted run: the session's closed sample month (tests.support.closed_month,
+    made once and shared by every worker). Copy it before changing it."""
+    return closed_month_template_root.root
 
 
 def _wait(proc, timeout: float = 600) -> tuple[int, str, str]:
@@ -51,7 +61,9 @@ TRIALS = [
 ]
 
 
-@pytest.mark.parametrize(("months", "staggered"), TRIALS, ids=["same-month", "different-months", "same-month-staggered"])
+@pytest.mark.parametrize(
+    ("months", "staggered"), TRIALS, ids=["same-month", "different-months", "same-month-staggered"]
+)
 def test_two_runs_at_once_serialize_or_one_fails_fast_and_nothing_breaks(
     base: Path, tmp_path: Path, months: tuple[str, str], staggered: bool
 ):
@@ -98,9 +110,8 @@ def test_a_run_fails_at_once_with_a_message_while_another_holds_the_warehouse(ba
     before = warehouse_state(db)
     with run_lock(db):
         done = cli(["run", "--month", END], env_for(root), timeout=120)
-        with pytest.raises(WarehouseError, match=LOCKED):
-            with run_lock(db):
-                pass
+        with pytest.raises(WarehouseError, match=LOCKED), run_lock(db):
+            pass
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: {LOCKED} {db} (pid ")
     assert "Traceback" not in done.stdout + done.stderr and "Running" not in done.stdout
@@ -136,14 +147,16 @@ def test_a_second_delivery_run_during_the_first_never_sends_a_report_twice(base:
     rest again. A claim now succeeds only for a new or failed delivery."""
     root = copy_root(base, tmp_path / "race")
     data = root / "data"
-    con = duckdb.connect(str(data / "warehouse.duckdb"))
-    con.execute("DELETE FROM ops.deliveries")
-    con.close()
+    clear_deliveries(data)  # the ledger's and the warehouse's copy
     wh, settings, month = Warehouse(data / "warehouse.duckdb"), Settings(data_dir=data), date.fromisoformat(END + "-01")
     sends: dict[str, int] = {}
     inner = []
-    outer = deliver_reports(wh, settings, month, _CountingMailer(
-        sends, hook=lambda: inner.append(deliver_reports(wh, settings, month, _CountingMailer(sends)))))
+    outer = deliver_reports(
+        wh,
+        settings,
+        month,
+        _CountingMailer(sends, hook=lambda: inner.append(deliver_reports(wh, settings, month, _CountingMailer(sends)))),
+    )
     expected = [k for k in outbox_counts(base / "data") if k[1] != "leadership"]
     assert inner and inner[0].sent >= 1 and inner[0].uncertain == 1  # the outer's message in flight
     assert max(sends.values()) == 1, f"sent twice: {sends}"

@@ -25,14 +25,24 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from tests.reliability.fault_helpers import (
-    END, copy_root, deliveries, env_for, killed_at, log_of, outbox_counts, query, report_problems, run_plan,
-    temp_files, warehouse_state,
+from tests.support.fault_helpers import (
+    END,
+    cli,
+    copy_root,
+    deliveries,
+    env_for,
+    killed_at,
+    log_of,
+    outbox_counts,
+    query,
+    report_problems,
+    run_plan,
+    temp_files,
+    warehouse_state,
 )
-from tests.reliability.fault_helpers import baseline as make_baseline
+from tests.support.ledger_helpers import clear_deliveries
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +51,13 @@ RUN = ["run", "--month", END]
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    return make_baseline(tmp_path_factory)
+def base(closed_month_template_root) -> Path:
+    """The uninterrupted run: the session's closed sample month (tests.support.closed_month,
+    made once and shared by every worker). Copy it before changing it."""
+    return closed_month_template_root.root
 
 
-def test_kill_points_during_ingest_marts_rendering_and_delivery_lose_and_double_nothing(
-    base: Path, tmp_path: Path
-):
+def test_kill_points_during_ingest_marts_rendering_and_delivery_lose_and_double_nothing(base: Path, tmp_path: Path):
     rng = random.Random(SEED)
     root = tmp_path / "faults"
     shutil.copytree(base / "data" / "landing", root / "data" / "landing")  # landing files only
@@ -107,7 +117,9 @@ def test_kill_points_during_ingest_marts_rendering_and_delivery_lose_and_double_
 
     # Reports: every manifest entry intact; nothing half-written passes for a report.
     assert report_problems(root / "data") == []
-    manifest = "SELECT period, kind, account_id, status IN ('rendered', 'unchanged') FROM ops.report_manifest ORDER BY ALL"
+    manifest = (
+        "SELECT period, kind, account_id, status IN ('rendered', 'unchanged') FROM ops.report_manifest ORDER BY ALL"
+    )
     assert query(db, manifest) == query(base / "data" / "warehouse.duckdb", manifest)
 
     # E-mails: each (period, account, recipient) exactly once, the same set as the baseline.
@@ -120,8 +132,10 @@ def test_kill_points_during_ingest_marts_rendering_and_delivery_lose_and_double_
     # the next run's client_reports removed them before rendering.
     leftovers = temp_files(root / "data")
     assert not leftovers
-    print(f"\nfaults: {len(kills)} kill points ({', '.join(f'{t}#{n}' for t, n, _ in kills)}), "
-          f"nothing lost or doubled; {len(want)} e-mails each once; {len(leftovers)} hidden temp file(s) left")
+    print(
+        f"\nfaults: {len(kills)} kill points ({', '.join(f'{t}#{n}' for t, n, _ in kills)}), "
+        f"nothing lost or doubled; {len(want)} e-mails each once; {len(leftovers)} hidden temp file(s) left"
+    )
 
 
 # ----------------------------------------------------------------------------- SMTP
@@ -132,7 +146,7 @@ class _Inbox:
         self.messages: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.messages.append((rcpt.lower(), envelope.content))
@@ -152,14 +166,12 @@ class _Inbox:
 def test_smtp_kills_never_send_twice_and_flag_what_may_not_have_left(base: Path, tmp_path: Path):
     from aiosmtpd.controller import Controller
 
-    from tests.integration.test_delivery_smtp import free_port
+    from tests.support.smtp import free_port
 
     rng = random.Random(SEED + 1)
     root = copy_root(base, tmp_path / "smtp")
     data, db = root / "data", root / "data" / "warehouse.duckdb"
-    con = duckdb.connect(str(db))  # the reports are rendered; nothing delivered yet
-    con.execute("DELETE FROM ops.deliveries")
-    con.close()
+    clear_deliveries(data)  # the reports are rendered; nothing delivered yet
     expected = len(outbox_counts(base / "data"))
     inbox, port = _Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -183,12 +195,11 @@ def test_smtp_kills_never_send_twice_and_flag_what_may_not_have_left(base: Path,
         assert sum(counts.values()) == expected - 1
         assert _latest_delivery_metadata(root / "dh")["uncertain"] == 2  # flagged in the run's metadata
 
-        # The operator's procedure (README): mark the one that never left as failed (it
+        # The operator's procedure (README): settle the one that never left as failed (it
         # is retried) and the one that left as sent; the next run sends exactly one.
-        con = duckdb.connect(str(db))
-        for (key,), status in zip(pending, ("failed", "sent")):  # killed before / after the hand-over
-            con.execute("UPDATE ops.deliveries SET status = ? WHERE delivery_key = ?", [status, key])
-        con.close()
+        for (key,), outcome in zip(pending, ("--failed", "--sent")):  # killed before / after the hand-over
+            settled = cli(["ledger", "settle", "--key", key[:16], "--by", "ops", outcome], env)
+            assert settled.returncode == 0, settled.stderr[-2000:]
         results = run_plan(root, env, [{"target": "none", "argv": deliver, "log": str(root / "logs" / "last.log")}])
         assert results[0]["rc"] == 0
         counts = inbox.per_delivery()
@@ -196,8 +207,10 @@ def test_smtp_kills_never_send_twice_and_flag_what_may_not_have_left(base: Path,
         assert {d[-1] for d in deliveries(data)} == {"sent"}
     finally:
         controller.stop()
-    print(f"\nsmtp: {len(kills)} kill points ({', '.join(f'{t}#{n}' for t, n in kills)}); "
-          f"{expected} e-mails each received once")
+    print(
+        f"\nsmtp: {len(kills)} kill points ({', '.join(f'{t}#{n}' for t, n in kills)}); "
+        f"{expected} e-mails each received once"
+    )
 
 
 def _latest_delivery_metadata(dagster_home: Path) -> dict:
@@ -228,9 +241,7 @@ def test_an_outbox_delivery_interrupted_between_claim_and_finish_is_settled_exac
     root = copy_root(base, tmp_path / "settle")
     data = root / "data"
     shutil.rmtree(data / "outbox")
-    con = duckdb.connect(str(data / "warehouse.duckdb"))
-    con.execute("DELETE FROM ops.deliveries")
-    con.close()
+    clear_deliveries(data)  # the ledger's and the warehouse's copy
     wh, settings, month = Warehouse(data / "warehouse.duckdb"), Settings(data_dir=data), date.fromisoformat(END + "-01")
 
     class DiesOnSecond(OutboxMailer):

@@ -11,11 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.fault_helpers import (
-    END, PREVIOUS, cli, copy_root, env_for, outbox_counts, query, report_files, report_problems,
+from tests.support.fault_helpers import (
+    END,
+    PREVIOUS,
+    cli,
+    copy_root,
+    env_for,
+    outbox_counts,
+    query,
+    report_files,
+    report_problems,
     warehouse_state,
 )
-from tests.reliability.fault_helpers import baseline as make_baseline
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +31,10 @@ LOADS = "SELECT file_hash, rows, loaded_at FROM ops.loads ORDER BY ALL"
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    return make_baseline(tmp_path_factory)
+def base(closed_month_template_root) -> Path:
+    """The uninterrupted run: the session's closed sample month (tests.support.closed_month,
+    made once and shared by every worker). Copy it before changing it."""
+    return closed_month_template_root.root
 
 
 def snapshot(root: Path) -> dict:
@@ -37,8 +46,9 @@ def snapshot(root: Path) -> dict:
         "outbox": {p.relative_to(data).as_posix(): p.stat().st_mtime_ns for p in sorted(data.rglob("*.eml"))},
         "deliveries": query(db, DELIVERIES),
         "loads": query(db, LOADS),
-        "manifest": query(db, "SELECT period, kind, account_id, pdf_sha256, html_sha256 FROM ops.report_manifest "
-                              "ORDER BY ALL"),
+        "manifest": query(
+            db, "SELECT period, kind, account_id, pdf_sha256, html_sha256 FROM ops.report_manifest ORDER BY ALL"
+        ),
     }
 
 

@@ -20,36 +20,68 @@ import io
 import re
 import sys
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 
 import polars as pl
 import pytest
-
-import pipeline
 from pypdf import PdfReader
 
+import pipeline
 from pipeline.contract import SOURCES, Kind
 from pipeline.landing import LandingFile, LandingFileError, file_sha256, read_landing_file
-from pipeline.reporting.mail import ReportMail, address_problem, build_message, parse_recipients
 from pipeline.publish.deliveries import deliver_leadership_pack
+from pipeline.reporting.mail import ReportMail, address_problem, build_message, parse_recipients
+from pipeline.resources.mailer import OutboxMailer
 from pipeline.resources.renderer.fetcher import RefusedURL, make_url_fetcher, resolve_template_url
+from pipeline.resources.renderer.pool import Renderer
 from pipeline.resources.renderer.worker import TEMPLATES_DIR
 from pipeline.store.records import delivery_log, read_manifest
-from pipeline.resources.mailer import OutboxMailer
-from pipeline.resources.renderer.pool import Renderer
 from pipeline.transforms.staging import stage_source
-from tests.reliability.security_helpers import (
-    CRLF_ACCOUNT, MARCH, MARKUP, PAYLOADS, TEXT_FIELDS, VICTIM, VICTIM_NAME, account_tag, elements, files_outside,
-    hostile_book, html_text, marker, owner_field, pdf_text, produce_all, read_eml, squash,
+from tests.support.security_helpers import (
+    CRLF_ACCOUNT,
+    MARCH,
+    MARKUP,
+    PAYLOADS,
+    TEXT_FIELDS,
+    VICTIM,
+    VICTIM_NAME,
+    account_tag,
+    elements,
+    files_outside,
+    hostile_book,
+    html_text,
+    marker,
+    owner_field,
+    pdf_text,
+    produce_all,
+    read_eml,
+    squash,
 )
+
+# one worker renders the module's hostile month once (with --dist loadgroup under -n)
+pytestmark = pytest.mark.xdist_group("injection")
+
+
+@pytest.fixture(autouse=True)
+def test_instance():
+    """These tests use no Dagster instance in this process; skip the folder's per-test one,
+    which costs a second or more each."""
+    yield None
+
 
 PERIOD = "2024-03"
 OUTPUTS = ("client html", "client pdf", "pack html", "pack pdf", "e-mail")
 # Fields a client report must show (the others may or may not appear; none may be live markup).
-CLIENT_SHOWS = {("accounts", "account_name"), ("account_managers", "name"), ("tickets", "subject"),
-                ("responses", "comment"), ("subscriptions", "product"), ("invoices", "number")}
+CLIENT_SHOWS = {
+    ("accounts", "account_name"),
+    ("account_managers", "name"),
+    ("tickets", "subject"),
+    ("responses", "comment"),
+    ("subscriptions", "product"),
+    ("invoices", "number"),
+}
 PACK_SHOWS = {("accounts", "account_name"), ("account_managers", "name"), ("health_overrides", "reason")}
 HEADERS = {"from", "to", "subject", "date", "message-id", "auto-submitted", "mime-version", "content-type"}
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
@@ -85,8 +117,9 @@ def assert_no_attachment_or_link(pdf: Path, what: str) -> None:
     reader = PdfReader(pdf)
     root = reader.trailer["/Root"]
     assert reader.attachments == {} and "/EmbeddedFiles" not in root.get("/Names", {}) and "/AF" not in root, what
-    uris = [str(a.get_object().get("/A", {}).get("/URI", "")) for page in reader.pages
-            for a in (page.get("/Annots") or [])]
+    uris = [
+        str(a.get_object().get("/A", {}).get("/URI", "")) for page in reader.pages for a in (page.get("/Annots") or [])
+    ]
     assert not [u for u in uris if u], (what, uris)
 
 
@@ -104,7 +137,9 @@ def produced(tmp_path_factory: pytest.TempPathFactory):
 def test_the_text_fields_come_from_the_contract() -> None:
     expected = sum(1 for s in SOURCES for c in s.columns if c.kind == Kind.TEXT)
     assert len(TEXT_FIELDS) == expected >= 39
-    assert {("accounts", "account_name"), ("responses", "comment"), ("invoice_lines", "description")} <= set(TEXT_FIELDS)
+    assert {("accounts", "account_name"), ("responses", "comment"), ("invoice_lines", "description")} <= set(
+        TEXT_FIELDS
+    )
 
 
 # --------------------------------------------------------------------------- client reports
@@ -135,7 +170,7 @@ def test_client_reports_show_payloads_as_inert_text_and_only_their_own_client(pr
             continue
         payload = PAYLOADS[hostile.payload_of[i]]
         shown = {f for f in TEXT_FIELDS if marker(i, owner_field(f)) in text}
-        assert CLIENT_SHOWS <= shown, (hostile.payload_of[i], CLIENT_SHOWS - shown)
+        assert shown >= CLIENT_SHOWS, (hostile.payload_of[i], CLIENT_SHOWS - shown)
         for f in shown:
             m = marker(i, owner_field(f))
             # The payload is there as text, exactly (up to the shortest field limit), in both files.
@@ -154,7 +189,12 @@ def test_client_reports_show_payloads_as_inert_text_and_only_their_own_client(pr
 def test_no_file_is_written_outside_the_reports_and_outbox_folders(produced) -> None:
     root, hostile, out, manifest = produced
     data = out.settings.data_dir
-    allowed = [out.settings.reports_dir, out.settings.outbox_dir, data / "warehouse.duckdb", data / "warehouse.duckdb.wal"]
+    allowed = [
+        out.settings.reports_dir,
+        out.settings.outbox_dir,
+        data / "warehouse.duckdb",
+        data / "warehouse.duckdb.wal",
+    ]
     assert files_outside(root, allowed) == []
     folders = sorted(p.name for p in (out.settings.reports_dir / PERIOD / "clients").iterdir())
     assert len(folders) == len(hostile.account_ids) + 1
@@ -177,7 +217,7 @@ def test_the_leadership_pack_shows_every_payload_as_inert_text(produced) -> None
     assert out.pack.refused_urls == []
     for i, name in hostile.payload_of.items():
         shown = {f for f in TEXT_FIELDS if marker(i, owner_field(f)) in text}
-        assert PACK_SHOWS <= shown, (name, PACK_SHOWS - shown)
+        assert shown >= PACK_SHOWS, (name, PACK_SHOWS - shown)
         for f in shown:
             assert marker(i, owner_field(f)) in pdf, (f, name)
         m = marker(i, ("accounts", "account_name"))
@@ -252,12 +292,21 @@ MAIL_FIELDS = ("account_name", "manager_name", "manager_email", "sender_name", "
 
 def test_no_payload_in_any_mail_field_adds_a_header() -> None:
     cases = 0
-    now = datetime(2024, 4, 2, tzinfo=timezone.utc)
+    now = datetime(2024, 4, 2, tzinfo=UTC)
     for field in MAIL_FIELDS:
         for name, payload in PAYLOADS.items():
-            values = dict(sender_name="Northwind", sender_email="reports@northwind.example", recipient="a@b.example",
-                          account_name="Acme", period_label="March 2024", pdf=b"%PDF-1.7", attachment_name="a.pdf",
-                          manager_name="Dana", manager_email="dana@northwind.example", footer="Thanks")
+            values = dict(
+                sender_name="Northwind",
+                sender_email="reports@northwind.example",
+                recipient="a@b.example",
+                account_name="Acme",
+                period_label="March 2024",
+                pdf=b"%PDF-1.7",
+                attachment_name="a.pdf",
+                manager_name="Dana",
+                manager_email="dana@northwind.example",
+                footer="Thanks",
+            )
             values[field] = "Tag " + payload
             raw = build_message(ReportMail(**values), now).as_bytes()
             assert sorted(header_names(raw)) == sorted(HEADERS), (field, name, header_names(raw))
@@ -271,10 +320,16 @@ def read_eml_bytes(raw: bytes):
     return email.message_from_bytes(raw, policy=policy.default)
 
 
-@pytest.mark.parametrize("raw", [
-    "a@x.example\r\nBcc: evil@attacker.example", "a@x.example\nb@y.example", "a@x.example\rb@y.example",
-    "a@x.example;\r\n", "\na@x.example",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "a@x.example\r\nBcc: evil@attacker.example",
+        "a@x.example\nb@y.example",
+        "a@x.example\rb@y.example",
+        "a@x.example;\r\n",
+        "\na@x.example",
+    ],
+)
 def test_a_recipient_list_with_cr_or_lf_is_refused_whole(raw: str) -> None:
     r = parse_recipients(raw)
     assert r.valid == () and "line break" in r.list_error
@@ -283,8 +338,14 @@ def test_a_recipient_list_with_cr_or_lf_is_refused_whole(raw: str) -> None:
 
 
 def test_addresses_with_other_hostile_characters_are_refused_one_by_one() -> None:
-    for bad in ("a@x.example\u2028b@y.example", "a@x.example\x00", "\u202eelpmaxe.x@a", "a@x.example>Bcc:b@y.example",
-                "../../etc/passwd@x.example", "a@x.example\x85Bcc"):
+    for bad in (
+        "a@x.example\u2028b@y.example",
+        "a@x.example\x00",
+        "\u202eelpmaxe.x@a",
+        "a@x.example>Bcc:b@y.example",
+        "../../etc/passwd@x.example",
+        "a@x.example\x85Bcc",
+    ):
         assert address_problem(bad), bad
     r = parse_recipients("good@x.example; a@x.example\x00; ../../etc/passwd@x.example")
     assert r.valid == ("good@x.example",) and len(r.invalid) == 2
@@ -298,9 +359,18 @@ def _base_value(column) -> str:
     if not column.required and column.kind in (Kind.DATE, Kind.TIMESTAMP):
         return ""
     return {
-        Kind.TEXT: "ok", Kind.CODE: (column.codes[0] if column.codes else "open"), Kind.CURRENCY: "usd",
-        Kind.DATE: "2024-03-01", Kind.TIMESTAMP: "2024-03-01T10:00:00Z", Kind.MONEY: "10.00", Kind.NUMBER: "1",
-        Kind.INTEGER: "5", Kind.BOOLEAN: "true", Kind.EMAIL: "a@b.example", Kind.EMAIL_LIST: "a@b.example",
+        Kind.TEXT: "ok",
+        Kind.CODE: (column.codes[0] if column.codes else "open"),
+        Kind.CURRENCY: "usd",
+        Kind.DATE: "2024-03-01",
+        Kind.MONTH: "2024-03",
+        Kind.TIMESTAMP: "2024-03-01T10:00:00Z",
+        Kind.MONEY: "10.00",
+        Kind.NUMBER: "1",
+        Kind.INTEGER: "5",
+        Kind.BOOLEAN: "true",
+        Kind.EMAIL: "a@b.example",
+        Kind.EMAIL_LIST: "a@b.example",
     }[column.kind]
 
 
@@ -318,8 +388,12 @@ def test_every_payload_in_every_text_field_is_loaded_exactly(tmp_path: Path) -> 
         expected: dict[int, tuple[str, str]] = {}
         # Padding rows first: a NUL in the first 4 KB makes the file "binary" (tested below).
         for n in range(60):
-            rows.append({c.name: f"PAD{n}-{c.name}-" + "p" * 40 if c.kind == Kind.TEXT else _base_value(c)
-                         for c in source.columns})
+            rows.append(
+                {
+                    c.name: f"PAD{n}-{c.name}-" + "p" * 40 if c.kind == Kind.TEXT else _base_value(c)
+                    for c in source.columns
+                }
+            )
         for field in fields:
             for payload in PAYLOADS.values():
                 n = len(rows)
@@ -335,13 +409,15 @@ def test_every_payload_in_every_text_field_is_loaded_exactly(tmp_path: Path) -> 
         path.write_bytes(buf.getvalue().encode("utf-8"))
         frame, extra = read_landing_file(LandingFile(source.name, path, file_sha256(path), path.stat().st_size), source)
         assert frame.height == len(rows) and extra == []
-        raw = frame.with_columns(pl.lit(f"x/{path.name}").alias("_file"),
-                                 pl.lit(datetime(2024, 4, 1, tzinfo=timezone.utc)).alias("_loaded_at"))
+        raw = frame.with_columns(
+            pl.lit(f"x/{path.name}").alias("_file"), pl.lit(datetime(2024, 4, 1, tzinfo=UTC)).alias("_loaded_at")
+        )
         known = {}
         for c in source.columns:
             if c.references:
-                known[c.references] = pl.concat([known.get(c.references, pl.Series("k", [], pl.String)),
-                                                  frame[c.name].str.strip_chars()])
+                known[c.references] = pl.concat(
+                    [known.get(c.references, pl.Series("k", [], pl.String)), frame[c.name].str.strip_chars()]
+                )
         result = stage_source(source, raw, known)
         assert result.rows_in == result.rows_staged + result.rows_quarantined + result.rows_superseded
         assert result.rows_quarantined == 0, result.rejects.head(5).to_dicts()
@@ -384,18 +460,39 @@ def templates(tmp_path: Path) -> Path:
 def test_the_fetcher_refuses_every_way_out(templates: Path) -> None:
     base = templates.resolve().as_uri()
     refused = [
-        "file:///etc/passwd", "FILE:///etc/passwd", "File://localhost/etc/passwd", "file:/etc/passwd",
-        "file:////etc/passwd", "file:///proc/self/environ", "file:///dev/zero",
-        "http://127.0.0.1:9/x.css", "https://example.com/x.svg", "HTTP://example.com/x.svg", "//example.com/x.svg",
-        " http://example.com/x.svg", "ftp://example.com/x.css", "gopher://example.com/", "jar:file:///x!/y",
-        "data:text/css,body{background:red}", "DATA:image/svg+xml;base64,PHN2Zy8+", "javascript:alert(1)",
-        f"{base}/../outside/secret.svg", f"{base}/assets/../../outside/secret.svg",
-        f"{base}/assets/%2e%2e/%2e%2e/outside/secret.svg", f"{base}/assets/%252e%252e/%252e%252e/outside/secret.svg",
-        f"{base}/assets/..%2f..%2foutside/secret.svg", f"{base}/assets/logo.svg%00.css",
-        f"{base}/assets\\..\\..\\outside\\secret.svg", f"{base}-evil/x.svg",
-        f"{base}/assets/dirlink/secret.svg", f"{base}/assets/filelink.css", f"{base}/assets/uplink/secret.css",
-        f"{base}/assets/logo.svg?x=1", "file://evil.example" + str(templates / "assets" / "logo.svg"),
-        "../outside/secret.svg", "assets/logo.svg",
+        "file:///etc/passwd",
+        "FILE:///etc/passwd",
+        "File://localhost/etc/passwd",
+        "file:/etc/passwd",
+        "file:////etc/passwd",
+        "file:///proc/self/environ",
+        "file:///dev/zero",
+        "http://127.0.0.1:9/x.css",
+        "https://example.com/x.svg",
+        "HTTP://example.com/x.svg",
+        "//example.com/x.svg",
+        " http://example.com/x.svg",
+        "ftp://example.com/x.css",
+        "gopher://example.com/",
+        "jar:file:///x!/y",
+        "data:text/css,body{background:red}",
+        "DATA:image/svg+xml;base64,PHN2Zy8+",
+        "javascript:alert(1)",
+        f"{base}/../outside/secret.svg",
+        f"{base}/assets/../../outside/secret.svg",
+        f"{base}/assets/%2e%2e/%2e%2e/outside/secret.svg",
+        f"{base}/assets/%252e%252e/%252e%252e/outside/secret.svg",
+        f"{base}/assets/..%2f..%2foutside/secret.svg",
+        f"{base}/assets/logo.svg%00.css",
+        f"{base}/assets\\..\\..\\outside\\secret.svg",
+        f"{base}-evil/x.svg",
+        f"{base}/assets/dirlink/secret.svg",
+        f"{base}/assets/filelink.css",
+        f"{base}/assets/uplink/secret.css",
+        f"{base}/assets/logo.svg?x=1",
+        "file://evil.example" + str(templates / "assets" / "logo.svg"),
+        "../outside/secret.svg",
+        "assets/logo.svg",
     ]
     for url in refused:
         with pytest.raises(RefusedURL):
@@ -422,11 +519,10 @@ def test_a_real_render_of_hostile_data_opens_no_socket_and_no_outside_file(tmp_p
     from pipeline.publish.client_reports import produce_client_reports
     from pipeline.publish.leadership_pack import produce_leadership_pack
     from pipeline.resources.renderer.worker import DocumentRenderer
-    from tests.reliability.security_helpers import compute_marts
     from pipeline.resources.warehouse import Warehouse
     from pipeline.settings import Settings
-
-    from tests.unit.reporting.builders import Book, add_acme
+    from tests.support.report_builders import Book, add_acme
+    from tests.support.security_helpers import compute_marts
 
     book = Book()
     add_acme(book, name="Evil " + "".join(PAYLOADS[n] for n in MARKUP))
@@ -468,19 +564,36 @@ def test_a_real_render_of_hostile_data_opens_no_socket_and_no_outside_file(tmp_p
     import site
     import tempfile
 
-    allowed = [TEMPLATES_DIR.resolve(), (tmp_path / "data").resolve(), Path(sys.prefix).resolve(),
-               Path(pipeline.__file__).resolve().parent,  # our own modules, imported lazily
-               Path(pipeline.__file__).resolve().parents[1] / "sql", Path("/usr/share/zoneinfo"),
-               Path(sys.base_prefix).resolve(), *(Path(p).resolve() for p in site.getsitepackages()),
-               Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path("/etc/fonts"), Path("/var/cache/fontconfig"),
-               Path.home() / ".cache", Path.home() / ".config" / "matplotlib", Path(tempfile.gettempdir()) / "matplotlib",
-               Path("/dev/urandom"), Path("/proc/self")]
+    allowed = [
+        TEMPLATES_DIR.resolve(),
+        (tmp_path / "data").resolve(),
+        Path(sys.prefix).resolve(),
+        Path(pipeline.__file__).resolve().parent,  # our own modules, imported lazily
+        Path(pipeline.__file__).resolve().parents[1] / "sql",
+        Path("/usr/share/zoneinfo"),
+        Path(sys.base_prefix).resolve(),
+        *(Path(p).resolve() for p in site.getsitepackages()),
+        Path("/usr/share/fonts"),
+        Path("/usr/local/share/fonts"),
+        Path("/etc/fonts"),
+        Path("/var/cache/fontconfig"),
+        Path.home() / ".cache",
+        Path.home() / ".config" / "matplotlib",
+        Path(tempfile.gettempdir()) / "matplotlib",
+        Path("/dev/urandom"),
+        Path("/proc/self"),
+    ]
     opened = {p for kind, p in events if kind == "open" and not p.isdigit()}
     weasyprint_tmp = Path(tempfile.gettempdir()).resolve()  # WeasyPrint's own temporary font files
-    outside = sorted(p for p in opened
-                     if not (Path(p).resolve().parent.name.startswith("weasyprint-")
-                             and Path(p).resolve().parent.parent == weasyprint_tmp)
-                     and not any(Path(p).resolve() == a or a in Path(p).resolve().parents for a in allowed))
+    outside = sorted(
+        p
+        for p in opened
+        if not (
+            Path(p).resolve().parent.name.startswith("weasyprint-")
+            and Path(p).resolve().parent.parent == weasyprint_tmp
+        )
+        and not any(Path(p).resolve() == a or a in Path(p).resolve().parents for a in allowed)
+    )
     assert outside == [], outside
     assert not [p for p in opened if "passwd" in p or p.startswith("/etc/hosts")]
 
@@ -489,10 +602,13 @@ def test_text_shown_in_reports_drops_control_and_bidi_override_characters() -> N
     """Regression: NUL, ESC, DEL and the like reached the HTML (and the PDF title) as is,
     and U+202E in a name reversed the report's own footer text after it in the PDF."""
     from pipeline.reporting.client import context
-    from pipeline.reporting.pack import leadership
+    from pipeline.reporting.pack import context as leadership
 
     for shown in (context._text, leadership._text):
         assert shown(PAYLOADS["nul_control"]) == "abc[31mdef g h"
         assert shown(PAYLOADS["rtl_override"]) == "invoicegpj.exe"
-        assert shown("\u2067isolated\u2069 \u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627") == "isolated שלום مرحبا"
+        assert (
+            shown("\u2067isolated\u2069 \u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627")
+            == "isolated שלום مرحبا"
+        )
         assert shown(PAYLOADS["crlf"]) == "first Bcc: evil@attacker.example X-Injected: yes"

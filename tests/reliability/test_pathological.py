@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.security_helpers import html_text, pdf_text, read_eml
+from tests.support.security_helpers import html_text, pdf_text, read_eml
 
-pytestmark = pytest.mark.slow
+# one worker renders the module's pathological month (with --dist loadgroup under -n)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pathological")]
 
 TEN_MB = 10 * 1024 * 1024
 NESTED = 10_000
@@ -29,8 +30,8 @@ from pathlib import Path
 
 def main():
     from pipeline.resources.renderer.pool import Renderer
-    from tests.reliability.security_helpers import produce_all
-    from tests.unit.reporting.builders import Book, add_acme
+    from tests.support.security_helpers import produce_all
+    from tests.support.report_builders import Book, add_acme
 
     ten_mb, nested = int(sys.argv[2]), int(sys.argv[3])
     book = Book()
@@ -58,9 +59,14 @@ def pathological(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     script = root / "run.py"
     script.write_text(SCRIPT, encoding="utf-8")
     repo = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, str(script), str(root / "data"), str(TEN_MB), str(NESTED)],
-                         cwd=repo, capture_output=True, text=True, timeout=BOUND_SECONDS,
-                         env={**__import__("os").environ, "PYTHONPATH": str(repo)})
+    out = subprocess.run(
+        [sys.executable, str(script), str(root / "data"), str(TEN_MB), str(NESTED)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=BOUND_SECONDS,
+        env={**__import__("os").environ, "PYTHONPATH": str(repo)},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return root / "data", json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -31,9 +31,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.mailer import MailerError, MailerResource, SmtpMailer, parse_smtp_url
 from pipeline.settings import SettingsError, load_settings
-from tests.unit.reporting.builders import rendered_march
+from tests.support.report_builders import rendered_march
 
-pytestmark = pytest.mark.slow
+# one worker holds the module's SMTP server and runs (with --dist loadgroup under -n)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("secrets")]
 
 PASSWORD = f"S3cr3t-Pa55-{secrets.token_hex(6)}"
 WRONG = f"Wr0ng-Pa55-{secrets.token_hex(6)}"
@@ -62,7 +63,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[bytes] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.content)
         return "250 Message accepted"
 
@@ -73,22 +74,32 @@ def smtp_server():
     port = free_port()
 
     def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() \
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == USER.encode()
             and auth_data.password == PASSWORD.encode()
+        )
         return AuthResult(success=ok, handled=False)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
-                                auth_required=True, auth_require_tls=False)
+        controller = Controller(
+            inbox,
+            hostname="127.0.0.1",
+            port=port,
+            authenticator=authenticator,
+            auth_required=True,
+            auth_require_tls=False,
+        )
         controller.start()
     yield inbox, port
     controller.stop()
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,14 +109,20 @@ def runs(smtp_server, tmp_path_factory: pytest.TempPathFactory):
     URL holding the password; the warehouse is dumped after each."""
     inbox, port = smtp_server
     root = tmp_path_factory.mktemp("secrets")
-    rendered = rendered_march({"ACME-1": "cfo@acme.example", "GLOBEX-9": "finance@globex.example"},
-                              tmp_path_factory.getbasetemp())
+    rendered = rendered_march(
+        {"ACME-1": "cfo@acme.example", "GLOBEX-9": "finance@globex.example"}, tmp_path_factory.getbasetemp()
+    )
     shutil.copytree(rendered, root / "data")
     (root / "home").mkdir()
     (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PIPELINE_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "home"),
-           "PIPELINE_FIRST_MONTH": "2024-01", "PYTHONPATH": str(repo)}
+    env = {
+        **os.environ,
+        "PIPELINE_DATA_DIR": str(root / "data"),
+        "DAGSTER_HOME": str(root / "home"),
+        "PIPELINE_FIRST_MONTH": "2024-01",
+        "PYTHONPATH": str(repo),
+    }
     for k in ("PIPELINE_DEBUG", "PIPELINE_REQUIRE_APPROVAL", "PIPELINE_LEADERSHIP_RECIPIENTS"):
         env.pop(k, None)
     deliver = ["run", "--month", "2024-03", "--select", "report_deliveries"]
@@ -212,13 +229,30 @@ def test_no_password_in_repr_str_or_exceptions(monkeypatch: pytest.MonkeyPatch) 
     mailer = MailerResource(timeout_seconds=1).get(settings)
     assert isinstance(mailer, SmtpMailer)
     target = parse_smtp_url(url)
-    shown = [repr(settings), str(settings), repr(resource), repr(resource.get()), repr(MailerResource()),
-             repr(mailer), str(vars(mailer)), repr(target), str(target), target.redacted(), mailer.description,
-             repr(settings.branding), repr(replace(settings, gross_margin=0.5))]
+    shown = [
+        repr(settings),
+        str(settings),
+        repr(resource),
+        repr(resource.get()),
+        repr(MailerResource()),
+        repr(mailer),
+        str(vars(mailer)),
+        repr(target),
+        str(target),
+        target.redacted(),
+        mailer.description,
+        repr(settings.branding),
+        repr(replace(settings, gross_margin=0.5)),
+    ]
     # Invalid URLs and other invalid settings: their messages name the setting, never the password.
-    for bad in (f"smtp://{USER}:{PASSWORD}@127.0.0.1:notaport", f"http://{USER}:{PASSWORD}@h:25",
-                f"smtp://{USER}:{PASSWORD}@:25", f"smtp://{USER}:{PASSWORD}@h:25?starttls=maybe",
-                f"smtp://{USER}:{PASSWORD}@h:25?tls=1", f"smtps://{USER}:{PASSWORD}@h:465?starttls=true"):
+    for bad in (
+        f"smtp://{USER}:{PASSWORD}@127.0.0.1:notaport",
+        f"http://{USER}:{PASSWORD}@h:25",
+        f"smtp://{USER}:{PASSWORD}@:25",
+        f"smtp://{USER}:{PASSWORD}@h:25?starttls=maybe",
+        f"smtp://{USER}:{PASSWORD}@h:25?tls=1",
+        f"smtps://{USER}:{PASSWORD}@h:465?starttls=true",
+    ):
         with pytest.raises(MailerError) as exc:
             parse_smtp_url(bad)
         shown += [str(exc.value), repr(exc.value), repr(exc.value.args)]

@@ -14,7 +14,7 @@ data after June: neither gets rows.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from typing import Any
 
@@ -30,8 +30,8 @@ from pipeline.transforms.account_monthly import (
     first_data_months,
 )
 
-LOADED = datetime(2024, 7, 1, 6, 0, tzinfo=timezone.utc)
-UTC = timezone.utc
+LOADED = datetime(2024, 7, 1, 6, 0, tzinfo=UTC)
+UTC = UTC
 MONTHS = [date(2024, m, 1) for m in range(1, 7)]
 
 
@@ -58,83 +58,198 @@ def staging(name: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
 ACCOUNTS = staging(
     "accounts",
     [
-        {"account_id": "a", "account_name": "A", "tier": "strategic", "segment": "enterprise",
-         "account_manager_id": "m1", "currency": "eur"},
-        {"account_id": "b", "account_name": "B", "tier": "key", "account_manager_id": "m2",
-         "renewal_date": date(2024, 12, 31), "currency": "usd"},
-        {"account_id": "c", "account_name": "C", "tier": "transactional",
-         "account_manager_id": "m1", "currency": "usd"},
-        {"account_id": "d", "account_name": "D", "tier": "key", "account_manager_id": "m2",
-         "currency": "gbp"},
+        {
+            "account_id": "a",
+            "account_name": "A",
+            "tier": "strategic",
+            "segment": "enterprise",
+            "account_manager_id": "m1",
+            "currency": "eur",
+        },
+        {
+            "account_id": "b",
+            "account_name": "B",
+            "tier": "key",
+            "account_manager_id": "m2",
+            "renewal_date": date(2024, 12, 31),
+            "currency": "usd",
+        },
+        {
+            "account_id": "c",
+            "account_name": "C",
+            "tier": "transactional",
+            "account_manager_id": "m1",
+            "currency": "usd",
+        },
+        {"account_id": "d", "account_name": "D", "tier": "key", "account_manager_id": "m2", "currency": "gbp"},
     ],
 )
 SUBSCRIPTIONS = staging(
     "subscriptions",
     [
-        {"subscription_id": "sa1", "account_id": "a", "product": "p", "start_date": date(2024, 2, 10),
-         "mrr": "100", "currency": "eur"},
-        {"subscription_id": "sa2", "account_id": "a", "product": "p", "start_date": date(2024, 5, 1),
-         "mrr": "50", "currency": "eur"},
-        {"subscription_id": "sa3", "account_id": "a", "product": "p", "start_date": date(2024, 3, 1),
-         "mrr": "999", "currency": "gbp"},
-        {"subscription_id": "sd1", "account_id": "d", "product": "p", "start_date": date(2024, 8, 1),
-         "mrr": "10", "currency": "gbp"},
+        {
+            "subscription_id": "sa1",
+            "account_id": "a",
+            "product": "p",
+            "start_date": date(2024, 2, 10),
+            "mrr": "100",
+            "currency": "eur",
+        },
+        {
+            "subscription_id": "sa2",
+            "account_id": "a",
+            "product": "p",
+            "start_date": date(2024, 5, 1),
+            "mrr": "50",
+            "currency": "eur",
+        },
+        {
+            "subscription_id": "sa3",
+            "account_id": "a",
+            "product": "p",
+            "start_date": date(2024, 3, 1),
+            "mrr": "999",
+            "currency": "gbp",
+        },
+        {
+            "subscription_id": "sd1",
+            "account_id": "d",
+            "product": "p",
+            "start_date": date(2024, 8, 1),
+            "mrr": "10",
+            "currency": "gbp",
+        },
     ],
 )
 INVOICES = staging(
     "invoices",
     [
-        {"invoice_id": "ia1", "account_id": "a", "issued_on": date(2024, 3, 20),
-         "due_on": date(2024, 4, 19), "currency": "eur", "subtotal": "100", "tax": "20",
-         "total": "120", "status": "paid", "paid_on": date(2024, 5, 10)},
-        {"invoice_id": "ia2", "account_id": "a", "issued_on": date(2023, 11, 5),
-         "due_on": date(2023, 12, 5), "currency": "eur", "subtotal": "5000", "tax": "0",
-         "total": "5000", "status": "draft"},
-        {"invoice_id": "ib1", "account_id": "b", "issued_on": date(2024, 4, 1),
-         "due_on": date(2024, 5, 1), "currency": "usd", "subtotal": "80", "tax": "0",
-         "total": "80", "status": "open"},
-        {"invoice_id": "ib2", "account_id": "b", "issued_on": date(2023, 12, 1),
-         "due_on": date(2023, 12, 1), "currency": "usd", "subtotal": "1", "tax": "0",
-         "total": "1", "status": "void"},
+        {
+            "invoice_id": "ia1",
+            "account_id": "a",
+            "issued_on": date(2024, 3, 20),
+            "due_on": date(2024, 4, 19),
+            "currency": "eur",
+            "subtotal": "100",
+            "tax": "20",
+            "total": "120",
+            "status": "paid",
+            "paid_on": date(2024, 5, 10),
+        },
+        {
+            "invoice_id": "ia2",
+            "account_id": "a",
+            "issued_on": date(2023, 11, 5),
+            "due_on": date(2023, 12, 5),
+            "currency": "eur",
+            "subtotal": "5000",
+            "tax": "0",
+            "total": "5000",
+            "status": "draft",
+        },
+        {
+            "invoice_id": "ib1",
+            "account_id": "b",
+            "issued_on": date(2024, 4, 1),
+            "due_on": date(2024, 5, 1),
+            "currency": "usd",
+            "subtotal": "80",
+            "tax": "0",
+            "total": "80",
+            "status": "open",
+        },
+        {
+            "invoice_id": "ib2",
+            "account_id": "b",
+            "issued_on": date(2023, 12, 1),
+            "due_on": date(2023, 12, 1),
+            "currency": "usd",
+            "subtotal": "1",
+            "tax": "0",
+            "total": "1",
+            "status": "void",
+        },
     ],
 )
 RESPONSES = staging(
     "responses",
     [
-        {"response_id": "rb1", "account_id": "b", "survey_type": "nps", "score": 10,
-         "responded_at": datetime(2024, 1, 15, 12, 0, tzinfo=UTC)},
+        {
+            "response_id": "rb1",
+            "account_id": "b",
+            "survey_type": "nps",
+            "score": 10,
+            "responded_at": datetime(2024, 1, 15, 12, 0, tzinfo=UTC),
+        },
     ],
 )
 ACTIVITIES = staging(
     "activities",
     [
-        {"activity_id": "xb1", "account_id": "b", "type": "call",
-         "occurred_at": datetime(2024, 4, 3, 12, 0, tzinfo=UTC)},
-        {"activity_id": "xd1", "account_id": "d", "type": "call",
-         "occurred_at": datetime(2024, 7, 3, 12, 0, tzinfo=UTC)},
+        {
+            "activity_id": "xb1",
+            "account_id": "b",
+            "type": "call",
+            "occurred_at": datetime(2024, 4, 3, 12, 0, tzinfo=UTC),
+        },
+        {
+            "activity_id": "xd1",
+            "account_id": "d",
+            "type": "call",
+            "occurred_at": datetime(2024, 7, 3, 12, 0, tzinfo=UTC),
+        },
     ],
 )
 TICKETS = staging(
     "tickets",
     [
-        {"ticket_id": "ta1", "account_id": "a", "opened_at": datetime(2024, 1, 20, 9, 0, tzinfo=UTC),
-         "resolved_at": datetime(2024, 1, 22, 9, 0, tzinfo=UTC), "priority": "high",
-         "status": "closed"},
+        {
+            "ticket_id": "ta1",
+            "account_id": "a",
+            "opened_at": datetime(2024, 1, 20, 9, 0, tzinfo=UTC),
+            "resolved_at": datetime(2024, 1, 22, 9, 0, tzinfo=UTC),
+            "priority": "high",
+            "status": "closed",
+        },
     ],
 )
 OPPORTUNITIES = staging(
     "opportunities",
     [
-        {"opportunity_id": "oa1", "account_id": "a", "type": "upsell", "stage": "proposal",
-         "amount": "1000", "currency": "eur", "created_on": date(2024, 3, 5),
-         "is_closed": False, "is_won": False},
+        {
+            "opportunity_id": "oa1",
+            "account_id": "a",
+            "type": "upsell",
+            "stage": "proposal",
+            "amount": "1000",
+            "currency": "eur",
+            "created_on": date(2024, 3, 5),
+            "is_closed": False,
+            "is_won": False,
+        },
         # gbp has no rate, but neither of these can be expansion pipeline: no rate asked
-        {"opportunity_id": "oa2", "account_id": "a", "type": "new_business", "stage": "x",
-         "amount": "7", "currency": "gbp", "created_on": date(2024, 2, 1),
-         "is_closed": False, "is_won": False},
-        {"opportunity_id": "oa3", "account_id": "a", "type": "upsell", "stage": "lost",
-         "amount": "8", "currency": "gbp", "created_on": date(2024, 2, 1),
-         "is_closed": True, "is_won": False},
+        {
+            "opportunity_id": "oa2",
+            "account_id": "a",
+            "type": "new_business",
+            "stage": "x",
+            "amount": "7",
+            "currency": "gbp",
+            "created_on": date(2024, 2, 1),
+            "is_closed": False,
+            "is_won": False,
+        },
+        {
+            "opportunity_id": "oa3",
+            "account_id": "a",
+            "type": "upsell",
+            "stage": "lost",
+            "amount": "8",
+            "currency": "gbp",
+            "created_on": date(2024, 2, 1),
+            "is_closed": True,
+            "is_won": False,
+        },
     ],
 )
 FX_RATES = staging(
@@ -158,9 +273,7 @@ INPUTS = {
 
 @pytest.fixture(scope="module")
 def result() -> AccountMonthlyResult:
-    return build_account_monthly(
-        **INPUTS, reporting_month=date(2024, 6, 1), reporting_currency="USD"
-    )
+    return build_account_monthly(**INPUTS, reporting_month=date(2024, 6, 1), reporting_currency="USD")
 
 
 def _of(result: AccountMonthlyResult, account: str, column: str) -> list[Any]:
@@ -202,9 +315,7 @@ def test_mrr_converted_at_start_date_and_missing_rate_excluded(
     assert _of(result, "a", "mrr_expansion") == _money(0, 0, 0, 0, 60, 0)
     assert _of(result, "a", "is_customer") == [False, True, True, True, True, True]
     # Apr: base Jan = 0 -> null; May 170/110-1; Jun 170/110-1
-    assert _of(result, "a", "revenue_trend_3m") == pytest.approx(
-        [None, None, None, None, 170 / 110 - 1, 170 / 110 - 1]
-    )
+    assert _of(result, "a", "revenue_trend_3m") == pytest.approx([None, None, None, None, 170 / 110 - 1, 170 / 110 - 1])
 
 
 def test_invoice_converted_at_issued_on_everywhere(result: AccountMonthlyResult) -> None:
@@ -254,14 +365,29 @@ def test_months_without_data_have_rows_with_zeros_and_nulls(result: AccountMonth
     feb = result.frame.filter(pl.col("account_id") == "b", pl.col("month") == date(2024, 2, 1))
     row = feb.row(0, named=True)
     zero = D("0.0000")
-    for column in ("mrr", "arr", "mrr_previous", "mrr_new", "mrr_churn", "invoiced_net",
-                   "invoiced_tax", "collected", "overdue_amount", "open_expansion_pipeline"):
+    for column in (
+        "mrr",
+        "arr",
+        "mrr_previous",
+        "mrr_new",
+        "mrr_churn",
+        "invoiced_net",
+        "invoiced_tax",
+        "collected",
+        "overdue_amount",
+        "open_expansion_pipeline",
+    ):
         assert row[column] == zero, column
-    for column in ("csat_responses_3m", "touches_3m", "tickets_opened", "open_tickets",
-                   "open_high_priority_tickets", "nps_detractors_12m"):
+    for column in (
+        "csat_responses_3m",
+        "touches_3m",
+        "tickets_opened",
+        "open_tickets",
+        "open_high_priority_tickets",
+        "nps_detractors_12m",
+    ):
         assert row[column] == 0, column
-    for column in ("revenue_trend_3m", "invoiced_net_mom", "invoiced_net_yoy", "csat_3m",
-                   "days_since_last_touch"):
+    for column in ("revenue_trend_3m", "invoiced_net_mom", "invoiced_net_yoy", "csat_3m", "days_since_last_touch"):
         assert row[column] is None, column
     assert row["is_customer"] is False
     # the January promoter is still inside February's 12-month window

@@ -5,7 +5,7 @@ Account a has rows Jan .. Jun 2024; account b Mar .. Jun 2024 with no activity.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal as D
 
 import polars as pl
@@ -22,7 +22,7 @@ from pipeline.transforms.activity import (
 )
 from pipeline.transforms.calendar import month_spine
 
-UTC = timezone.utc
+UTC = UTC
 TS = pl.Datetime("us", "UTC")
 
 

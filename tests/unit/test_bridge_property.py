@@ -3,7 +3,7 @@
 For every account-month: mrr = mrr_previous + new + reactivation + expansion
 - contraction - churn, exactly (Decimal), and exactly one movement is non-zero when MRR
 changed (none when it did not). MRR itself is checked against a brute-force reading of
-METRICS.md (active on end(M): start_date <= end(M) < end_date), and new versus
+docs/metrics.md (active on end(M): start_date <= end(M) < end_date), and new versus
 reactivation against the account's whole history.
 """
 
@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pipeline.schemas import MONEY
 from pipeline.transforms.calendar import add_months, month_end, month_range, month_spine
 from pipeline.transforms.recurring_revenue import MOVEMENTS, monthly_mrr
+from tests.support.budgets import examples
 
 BASE = date(2024, 1, 1)
 LAST = date(2025, 12, 1)  # 24 months
@@ -57,14 +58,12 @@ def _oracle(frame: pl.DataFrame) -> dict[tuple[str, date], Decimal]:
     return mrr
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     subs=st.lists(subscription, min_size=1, max_size=12),
     spine_delay=st.integers(min_value=0, max_value=6),
 )
-def test_bridge_identity_and_one_movement(
-    subs: list[tuple[str, int, int | None, Decimal]], spine_delay: int
-) -> None:
+def test_bridge_identity_and_one_movement(subs: list[tuple[str, int, int | None, Decimal]], spine_delay: int) -> None:
     frame = _frame(subs)
     # Rows start at the first subscription month, or up to six months later (as if the
     # account's report rows began later): the movements must not depend on that.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import polars as pl
 import pytest
@@ -66,7 +66,7 @@ def test_utc_day_puts_a_late_evening_offset_timestamp_on_the_next_utc_day() -> N
     # 2024-01-31T23:30-02:00 is 2024-02-01T01:30Z: it belongs to 1 February.
     local = datetime(2024, 1, 31, 23, 30, tzinfo=timezone(timedelta(hours=-2)))
     frame = pl.DataFrame(
-        {"at": [local.astimezone(timezone.utc)], "d": [date(2024, 1, 5)]},
+        {"at": [local.astimezone(UTC)], "d": [date(2024, 1, 5)]},
         schema={"at": pl.Datetime("us", "UTC"), "d": pl.Date()},
     )
     out = frame.select(utc_day(frame.schema, "at").alias("at"), utc_day(frame.schema, "d"))

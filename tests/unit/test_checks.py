@@ -27,13 +27,28 @@ def bridge_frame(end: str) -> pl.DataFrame:
             "mrr_churn": [D("30"), D("0")],
             "mrr_end": [D(end), D("60")],
         }
-    ).with_columns(pl.col(c).cast(MONEY) for c in ["mrr_start", "mrr_new", "mrr_reactivation", "mrr_expansion", "mrr_contraction", "mrr_churn", "mrr_end"])
+    ).with_columns(
+        pl.col(c).cast(MONEY)
+        for c in [
+            "mrr_start",
+            "mrr_new",
+            "mrr_reactivation",
+            "mrr_expansion",
+            "mrr_contraction",
+            "mrr_churn",
+            "mrr_end",
+        ]
+    )
 
 
 def test_bridge_passes_to_the_cent_and_fails_by_one_cent():
-    ok = checks.check_bridge(bridge_frame("102.00"), start="mrr_start", end="mrr_end", keys=["month", "grouping", "group_value"], name="b")
+    ok = checks.check_bridge(
+        bridge_frame("102.00"), start="mrr_start", end="mrr_end", keys=["month", "grouping", "group_value"], name="b"
+    )
     assert ok.passed and ok.metadata["rows_off"].value == 0
-    bad = checks.check_bridge(bridge_frame("102.01"), start="mrr_start", end="mrr_end", keys=["month", "grouping", "group_value"], name="b")
+    bad = checks.check_bridge(
+        bridge_frame("102.01"), start="mrr_start", end="mrr_end", keys=["month", "grouping", "group_value"], name="b"
+    )
     assert not bad.passed
     assert bad.metadata["rows_off"].value == 1
     assert bad.metadata["largest_difference"].value == 0.01

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import polars as pl
@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 from pipeline.schemas import MONEY, NUMBER, QUARANTINE
 from pipeline.transforms.fx import convert, convert_or_quarantine, missing_rate_quarantine
 
-LOADED = datetime(2024, 7, 1, 6, 0, tzinfo=timezone.utc)
+LOADED = datetime(2024, 7, 1, 6, 0, tzinfo=UTC)
 
 FX = pl.DataFrame(
     {
@@ -62,9 +62,7 @@ def test_convert_picks_the_latest_rate_on_or_before_the_date_and_rounds_once() -
 
 
 def test_convert_with_no_rates_converts_only_the_reporting_currency() -> None:
-    converted, missing = convert(
-        _subscriptions(), ["mrr"], "currency", "start_date", FX.head(0), "usd"
-    )
+    converted, missing = convert(_subscriptions(), ["mrr"], "currency", "start_date", FX.head(0), "usd")
     assert converted["subscription_id"].to_list() == ["s3"]
     assert missing["subscription_id"].to_list() == ["s1", "s2", "s4", "s5", "s6"]
 
@@ -81,9 +79,7 @@ def test_convert_several_amount_columns_at_the_same_rate() -> None:
         },
         schema_overrides={c: MONEY for c in ("subtotal", "tax", "total")},
     )
-    converted, missing = convert(
-        invoices, ["subtotal", "tax", "total"], "currency", "issued_on", FX, "usd"
-    )
+    converted, missing = convert(invoices, ["subtotal", "tax", "total"], "currency", "issued_on", FX, "usd")
     # rate 1.234567: 123.4567, 24.69134, 148.14804 -> 24.6913, 148.1480
     assert converted.row(0)[3:] == (D("123.4567"), D("24.6913"), D("148.1480"))
     assert missing.is_empty()

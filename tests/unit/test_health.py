@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from pipeline.schemas import ACCOUNT_MONTHLY, DRIVER, MONEY
 from pipeline.settings import HealthSettings
 from pipeline.transforms.health import account_health, account_health_schema, health_inputs
+from tests.support.budgets import examples
 
 SETTINGS = HealthSettings()
 JAN, FEB, MAR = date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)
@@ -190,9 +191,9 @@ def test_clamping_at_both_ends():
             )
         )
     )
-    assert [r[f"{m}_score"] for m in ("satisfaction", "service", "engagement", "revenue_trend", "payments", "support")] == [
-        100.0, 0.0, 100.0, 100.0, 0.0, 0.0
-    ]
+    assert [
+        r[f"{m}_score"] for m in ("satisfaction", "service", "engagement", "revenue_trend", "payments", "support")
+    ] == [100.0, 0.0, 100.0, 100.0, 0.0, 0.0]
     # (20*100 + 10*0 + 20*100 + 25*100 + 10*0 + 15*0) / 100 = 65.0
     assert r["score"] == 65.0 and r["band"] == "amber"
 
@@ -222,7 +223,12 @@ def test_drivers_order_and_sentences():
     out = health(frame)
     a1 = one(out, "a1")
     assert [d["measure"] for d in a1["drivers_detail"]] == [
-        "revenue_trend", "support", "satisfaction", "service", "payments", "engagement"
+        "revenue_trend",
+        "support",
+        "satisfaction",
+        "service",
+        "payments",
+        "engagement",
     ]
     assert a1["drivers"] == (
         "recurring revenue fell 12% over 3 months; "
@@ -259,8 +265,11 @@ def test_drivers_order_and_sentences():
         (dict(overdue_amount="2"), "payments", "overdue invoices equal under 1% of a month's recurring revenue"),
         (dict(revenue_trend_3m=0.001), "revenue_trend", "recurring revenue was flat over 3 months (target +10%)"),
         (dict(revenue_trend_3m=-0.004), "revenue_trend", "recurring revenue was flat over 3 months (target +10%)"),
-        (dict(tier="transactional", days_since_last_touch=181), "engagement",
-         "no contact for 181 days; transactional accounts expect one every 90 days"),
+        (
+            dict(tier="transactional", days_since_last_touch=181),
+            "engagement",
+            "no contact for 181 days; transactional accounts expect one every 90 days",
+        ),
     ],
 )
 def test_sentence_variants(row, measure, sentence):
@@ -341,8 +350,13 @@ def test_overrides_active_until_expiry():
 
 def test_duplicate_overrides_are_refused():
     overrides = pl.DataFrame(
-        {"account_id": ["a1", "a1"], "band": ["red", "green"], "reason": ["x", "y"], "set_by": ["m", "m"],
-         "expires_on": [date(2025, 1, 1)] * 2}
+        {
+            "account_id": ["a1", "a1"],
+            "band": ["red", "green"],
+            "reason": ["x", "y"],
+            "set_by": ["m", "m"],
+            "expires_on": [date(2025, 1, 1)] * 2,
+        }
     )
     with pytest.raises(ValueError, match="more than one override for account"):
         health(am(FULL), overrides)
@@ -375,13 +389,23 @@ def test_band_thresholds_exactly_at_70_and_40():
         # 2000 + 1000 + 20*100 + 25*0 + 1000 + 15*66.67 = 7000 -> 70.0
         dict(account_id="at70", days_since_last_touch=30, revenue_trend_3m=-0.20, open_high_priority_tickets=1, **base),
         # payments 90 (ratio 0.2) instead of 100: 7000 - 100 = 6900 -> 69.0
-        dict(account_id="below70", days_since_last_touch=30, revenue_trend_3m=-0.20, open_high_priority_tickets=1,
-             **{**base, "overdue_amount": "200"}),
+        dict(
+            account_id="below70",
+            days_since_last_touch=30,
+            revenue_trend_3m=-0.20,
+            open_high_priority_tickets=1,
+            **{**base, "overdue_amount": "200"},
+        ),
         # 2000 + 1000 + 20*0 + 25*0 + 1000 + 15*0 = 4000 -> 40.0
         dict(account_id="at40", days_since_last_touch=90, revenue_trend_3m=-0.20, open_high_priority_tickets=3, **base),
         # payments 90: 3900 -> 39.0
-        dict(account_id="below40", days_since_last_touch=90, revenue_trend_3m=-0.20, open_high_priority_tickets=3,
-             **{**base, "overdue_amount": "200"}),
+        dict(
+            account_id="below40",
+            days_since_last_touch=90,
+            revenue_trend_3m=-0.20,
+            open_high_priority_tickets=3,
+            **{**base, "overdue_amount": "200"},
+        ),
     )
     out = health(frame)
     got = {r["account_id"]: (r["score"], r["band"]) for r in out.iter_rows(named=True)}
@@ -394,15 +418,26 @@ def test_band_thresholds_exactly_at_70_and_40():
 
 
 def test_output_schema_and_one_row_per_account_month():
-    frame = am(dict(account_id="b", month=FEB, **FULL), dict(account_id="a", month=JAN, **FULL),
-               dict(account_id="b", month=JAN, **FULL))
+    frame = am(
+        dict(account_id="b", month=FEB, **FULL),
+        dict(account_id="a", month=JAN, **FULL),
+        dict(account_id="b", month=JAN, **FULL),
+    )
     out = health(frame)
     assert out.schema == account_health_schema(SETTINGS)
     assert out.schema["drivers_detail"] == pl.List(DRIVER)
     assert out.select("account_id", "month").rows() == [("a", JAN), ("b", JAN), ("b", FEB)]
     assert list(out.columns[:10]) == [
-        "account_id", "month", "tier", "score", "computed_band", "band",
-        "override_band", "override_reason", "override_set_by", "override_expires_on",
+        "account_id",
+        "month",
+        "tier",
+        "score",
+        "computed_band",
+        "band",
+        "override_band",
+        "override_reason",
+        "override_set_by",
+        "override_expires_on",
     ]
     empty = health(am(FULL).clear())
     assert empty.height == 0 and empty.schema == account_health_schema(SETTINGS)
@@ -423,7 +458,7 @@ _inputs = st.fixed_dictionaries(
 )
 
 
-@hypothesis_settings(max_examples=60, deadline=None)
+@hypothesis_settings(max_examples=examples(60), deadline=None)
 @given(jan=_inputs, feb=_inputs)
 def test_properties_on_random_inputs(jan, feb):
     out = health(am(dict(month=JAN, **jan), dict(month=FEB, **feb)))

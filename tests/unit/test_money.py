@@ -1,4 +1,4 @@
-"""Invoiced, collected and overdue, hand-computed from METRICS.md.
+"""Invoiced, collected and overdue, hand-computed from docs/metrics.md.
 
 Invoices here are already in the reporting currency (conversion at issued_on:
 test_account_monthly.py).
@@ -17,6 +17,7 @@ from pipeline.transforms.calendar import month_spine
 from pipeline.transforms.money import MONEY_COLUMNS, billable_invoices, monthly_money
 
 Q = D("0.0001")
+
 
 def _invoices(rows: list[tuple[object, ...]]) -> pl.DataFrame:
     return pl.DataFrame(
@@ -64,9 +65,7 @@ def out() -> pl.DataFrame:
 
 
 def test_draft_and_void_count_nowhere() -> None:
-    assert billable_invoices(INVOICES)["invoice_id"].to_list() == [
-        "i1", "i2", "i5", "i6", "i7", "i8"
-    ]
+    assert billable_invoices(INVOICES)["invoice_id"].to_list() == ["i1", "i2", "i5", "i6", "i7", "i8"]
 
 
 def test_invoiced_by_issued_month(out: pl.DataFrame) -> None:
@@ -87,9 +86,7 @@ def test_overdue_on_each_month_end(out: pl.DataFrame) -> None:
     #   (i5 paid on 31 Mar itself is not overdue; i8 paid before it was due).
     # end(Apr): i1 paid 15 Apr -> only i2: 60; May, Jun 60 (i7 due 30 Jun, not before).
     # end(Jul) .. end(Dec): i2 60 + i7 40 = 100; end(Jan 2025): 100 (i6 not due yet).
-    assert out["overdue_amount"].to_list() == _money(
-        0, 180, 180, 60, 60, 60, 100, 100, 100, 100, 100, 100, 100
-    )
+    assert out["overdue_amount"].to_list() == _money(0, 180, 180, 60, 60, 60, 100, 100, 100, 100, 100, 100, 100)
 
 
 def test_growth_is_null_on_a_zero_or_missing_base(out: pl.DataFrame) -> None:

@@ -26,9 +26,25 @@ from pipeline.transforms.portfolio import bridge_violations, portfolio_monthly
 Y23, M = date(2023, 1, 1), date(2024, 1, 1)
 MOVEMENTS = ("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churn", "mrr_reactivation")
 ADDITIVE = (
-    "mrr_start", "mrr_end", "arr_end", *MOVEMENTS, "customers_start", "customers_end", "new_customers",
-    "churned_customers", "reactivated_customers", "nps_responses_12m", "csat_responses_3m", "invoiced_net",
-    "collected", "overdue_amount", "touches_3m", "accounts", "accounts_green", "accounts_amber", "accounts_red",
+    "mrr_start",
+    "mrr_end",
+    "arr_end",
+    *MOVEMENTS,
+    "customers_start",
+    "customers_end",
+    "new_customers",
+    "churned_customers",
+    "reactivated_customers",
+    "nps_responses_12m",
+    "csat_responses_3m",
+    "invoiced_net",
+    "collected",
+    "overdue_amount",
+    "touches_3m",
+    "accounts",
+    "accounts_green",
+    "accounts_amber",
+    "accounts_red",
     "accounts_insufficient_data",
 )
 GROUPS = dict(
@@ -49,8 +65,15 @@ def row(account: str, month: date, prev, curr, **extra) -> dict:
     for c, dt in ACCOUNT_MONTHLY.items():
         if dt == MONEY:
             r[c] = "0"
-    r.update(account_id=account, month=month, tier=tier, segment=segment, account_manager_id=manager,
-             mrr_previous=prev, mrr=curr)
+    r.update(
+        account_id=account,
+        month=month,
+        tier=tier,
+        segment=segment,
+        account_manager_id=manager,
+        mrr_previous=prev,
+        mrr=curr,
+    )
     r.update(extra)
     for c, dt in ACCOUNT_MONTHLY.items():
         if dt == MONEY and r[c] is not None:
@@ -75,21 +98,58 @@ def main_case() -> pl.DataFrame:
         row("G", Y23, 0, 0),
         # 2024-01
         row("A", M, 100, 0, mrr_churn=100, overdue_amount="100"),
-        row("B", M, 250, 300, mrr_expansion=50, invoiced_net="300", touches_3m=3,
-            nps_promoters_12m=9, nps_detractors_12m=1, nps_responses_12m=10, nps_12m=80.0,
-            csat_satisfied_3m=3, csat_responses_3m=4, csat_3m=75.0),
-        row("C", M, 400, 350, mrr_contraction=50, touches_3m=2,
-            nps_promoters_12m=1, nps_detractors_12m=0, nps_responses_12m=2, nps_12m=50.0),
+        row(
+            "B",
+            M,
+            250,
+            300,
+            mrr_expansion=50,
+            invoiced_net="300",
+            touches_3m=3,
+            nps_promoters_12m=9,
+            nps_detractors_12m=1,
+            nps_responses_12m=10,
+            nps_12m=80.0,
+            csat_satisfied_3m=3,
+            csat_responses_3m=4,
+            csat_3m=75.0,
+        ),
+        row(
+            "C",
+            M,
+            400,
+            350,
+            mrr_contraction=50,
+            touches_3m=2,
+            nps_promoters_12m=1,
+            nps_detractors_12m=0,
+            nps_responses_12m=2,
+            nps_12m=50.0,
+        ),
         row("D", M, 0, 80, mrr_new=80, csat_satisfied_3m=0, csat_responses_3m=1, csat_3m=0.0),
         row("E", M, 0, 60, mrr_reactivation=60),
-        row("F", M, 500, 500, invoiced_net="500", collected="450",
-            nps_promoters_12m=0, nps_detractors_12m=1, nps_responses_12m=1, nps_12m=-100.0),
+        row(
+            "F",
+            M,
+            500,
+            500,
+            invoiced_net="500",
+            collected="450",
+            nps_promoters_12m=0,
+            nps_detractors_12m=1,
+            nps_responses_12m=1,
+            nps_12m=-100.0,
+        ),
         row("G", M, 0, 0),
     )
 
 
-def run(am: pl.DataFrame, health: pl.DataFrame | None = None, gross_margin: float = 0.8,
-        first_billing_month: date | None = Y23) -> pl.DataFrame:
+def run(
+    am: pl.DataFrame,
+    health: pl.DataFrame | None = None,
+    gross_margin: float = 0.8,
+    first_billing_month: date | None = Y23,
+) -> pl.DataFrame:
     return portfolio_monthly(am, health, gross_margin=gross_margin, first_billing_month=first_billing_month)
 
 
@@ -111,9 +171,16 @@ def test_schema_and_rows():
     keys = out.filter(pl.col("month") == M).select("grouping", "group_value").rows()
     assert keys == [
         ("all", "all"),
-        ("tier", "key"), ("tier", "strategic"), ("tier", "transactional"),
-        ("segment", "enterprise"), ("segment", "mid_market"), ("segment", "smb"), ("segment", "unassigned"),
-        ("account_manager", "m1"), ("account_manager", "m2"), ("account_manager", "m3"),
+        ("tier", "key"),
+        ("tier", "strategic"),
+        ("tier", "transactional"),
+        ("segment", "enterprise"),
+        ("segment", "mid_market"),
+        ("segment", "smb"),
+        ("segment", "unassigned"),
+        ("account_manager", "m1"),
+        ("account_manager", "m2"),
+        ("account_manager", "m3"),
     ]
     assert out["month"].unique().sort().to_list() == [Y23, M]
 
@@ -123,15 +190,32 @@ def test_all_money_counts_and_bridge():
     # mrr_start = 100 + 250 + 400 + 0 + 0 + 500 + 0 = 1250; mrr_end = 0 + 300 + 350 + 80 + 60 + 500 + 0 = 1290
     assert a["mrr_start"] == d("1250") and a["mrr_end"] == d("1290") and a["arr_end"] == d("15480")
     assert (a["mrr_new"], a["mrr_reactivation"], a["mrr_expansion"], a["mrr_contraction"], a["mrr_churn"]) == (
-        d("80"), d("60"), d("50"), d("50"), d("100"))
+        d("80"),
+        d("60"),
+        d("50"),
+        d("50"),
+        d("100"),
+    )
     # 1250 + 80 + 60 + 50 - 50 - 100 = 1290
-    assert a["mrr_start"] + a["mrr_new"] + a["mrr_reactivation"] + a["mrr_expansion"] - a["mrr_contraction"] \
-        - a["mrr_churn"] == a["mrr_end"]
+    assert (
+        a["mrr_start"]
+        + a["mrr_new"]
+        + a["mrr_reactivation"]
+        + a["mrr_expansion"]
+        - a["mrr_contraction"]
+        - a["mrr_churn"]
+        == a["mrr_end"]
+    )
     # start: A B C F; end: B C D E F
     assert (a["customers_start"], a["customers_end"]) == (4, 5)
     assert (a["new_customers"], a["churned_customers"], a["reactivated_customers"]) == (1, 1, 1)
     assert a["accounts"] == 7
-    assert (a["invoiced_net"], a["collected"], a["overdue_amount"], a["touches_3m"]) == (d("800"), d("450"), d("100"), 5)
+    assert (a["invoiced_net"], a["collected"], a["overdue_amount"], a["touches_3m"]) == (
+        d("800"),
+        d("450"),
+        d("100"),
+        5,
+    )
 
 
 def test_one_month_rates():
@@ -150,8 +234,13 @@ def test_one_month_rates():
 
 
 def test_arpa_is_a_rounded_decimal():
-    out = run(frame(row("x", M, 0, "100", mrr_new="100"), row("y", M, 0, "100", mrr_new="100"),
-                    row("z", M, 0, "0.01", mrr_new="0.01")))
+    out = run(
+        frame(
+            row("x", M, 0, "100", mrr_new="100"),
+            row("y", M, 0, "100", mrr_new="100"),
+            row("z", M, 0, "0.01", mrr_new="0.01"),
+        )
+    )
     # 200.01 / 3 = 66.67 exactly at 4 decimals: 66.6700
     assert get(out, "all", "all")["arpa"] == d("66.6700")
 
@@ -160,8 +249,17 @@ def test_zero_denominators_give_null():
     out = run(main_case())
     transactional = get(out, "tier", "transactional")  # D new, E reactivated: nobody at start
     assert transactional["customers_start"] == 0 and transactional["mrr_start"] == d("0")
-    for rate in ("logo_retention_1m", "nrr_1m", "grr_1m", "expansion_rate_1m",
-                 "logo_retention_12m", "nrr_12m", "grr_12m", "customer_churn_rate_6m", "ltv"):
+    for rate in (
+        "logo_retention_1m",
+        "nrr_1m",
+        "grr_1m",
+        "expansion_rate_1m",
+        "logo_retention_12m",
+        "nrr_12m",
+        "grr_12m",
+        "customer_churn_rate_6m",
+        "ltv",
+    ):
         assert transactional[rate] is None, rate
     assert transactional["arpa"] == d("70")  # (80 + 60) / 2
     m3 = get(out, "account_manager", "m3")  # G only: no customers at start or end, no responses
@@ -245,8 +343,11 @@ def test_customer_churn_rate_6m_and_ltv():
 
 def test_groupings_add_up_to_all():
     health = pl.DataFrame(
-        {"account_id": list("ABCDEF"), "month": [M] * 6,
-         "band": ["red", "green", "amber", "insufficient_data", "green", "green"]}
+        {
+            "account_id": list("ABCDEF"),
+            "month": [M] * 6,
+            "band": ["red", "green", "amber", "insufficient_data", "green", "green"],
+        }
     )
     out = run(main_case(), health)
     totals = out.filter(grouping="all").select("month", *ADDITIVE).sort("month")
@@ -275,17 +376,34 @@ def test_pooled_voice_of_the_customer_is_response_weighted():
 
 def test_band_counts():
     health = pl.DataFrame(
-        {"account_id": list("ABCDEF"), "month": [M] * 6,
-         "band": ["red", "green", "amber", "insufficient_data", "green", "green"]}
+        {
+            "account_id": list("ABCDEF"),
+            "month": [M] * 6,
+            "band": ["red", "green", "amber", "insufficient_data", "green", "green"],
+        }
     )  # G has no health row: counted in no band
     out = run(main_case(), health)
     a = get(out, "all", "all")
-    assert (a["accounts_green"], a["accounts_amber"], a["accounts_red"], a["accounts_insufficient_data"]) == (3, 1, 1, 1)
+    assert (a["accounts_green"], a["accounts_amber"], a["accounts_red"], a["accounts_insufficient_data"]) == (
+        3,
+        1,
+        1,
+        1,
+    )
     m1 = get(out, "account_manager", "m1")  # A red, C amber, F green
-    assert (m1["accounts_green"], m1["accounts_amber"], m1["accounts_red"], m1["accounts_insufficient_data"]) == (1, 1, 1, 0)
+    assert (m1["accounts_green"], m1["accounts_amber"], m1["accounts_red"], m1["accounts_insufficient_data"]) == (
+        1,
+        1,
+        1,
+        0,
+    )
     without = get(run(main_case(), None), "all", "all")
-    assert (without["accounts_green"], without["accounts_amber"], without["accounts_red"],
-            without["accounts_insufficient_data"]) == (0, 0, 0, 0)
+    assert (
+        without["accounts_green"],
+        without["accounts_amber"],
+        without["accounts_red"],
+        without["accounts_insufficient_data"],
+    ) == (0, 0, 0, 0)
 
 
 def test_bridge_violations():
@@ -308,7 +426,6 @@ def test_duplicate_account_months_are_refused():
 
 
 def test_two_thousand_accounts_by_36_months_keep_the_bridge():
-    import time
 
     import numpy as np
 
@@ -329,14 +446,22 @@ def test_two_thousand_accounts_by_36_months_keep_the_bridge():
     prev = pl.col("mrr").shift(1).over("account_id").fill_null(Decimal(0)).cast(MONEY)
     am = base.with_columns(mrr_previous=prev).with_columns(
         mrr_new=pl.when((pl.col("mrr_previous") == 0) & (pl.col("mrr") > 0)).then(pl.col("mrr")).otherwise(0),
-        mrr_churn=pl.when((pl.col("mrr_previous") > 0) & (pl.col("mrr") == 0)).then(pl.col("mrr_previous")).otherwise(0),
+        mrr_churn=pl.when((pl.col("mrr_previous") > 0) & (pl.col("mrr") == 0))
+        .then(pl.col("mrr_previous"))
+        .otherwise(0),
         mrr_expansion=pl.when((pl.col("mrr_previous") > 0) & (pl.col("mrr") > pl.col("mrr_previous")))
-        .then(pl.col("mrr") - pl.col("mrr_previous")).otherwise(0),
-        mrr_contraction=pl.when((pl.col("mrr_previous") > 0) & (pl.col("mrr") > 0) & (pl.col("mrr") < pl.col("mrr_previous")))
-        .then(pl.col("mrr_previous") - pl.col("mrr")).otherwise(0),
+        .then(pl.col("mrr") - pl.col("mrr_previous"))
+        .otherwise(0),
+        mrr_contraction=pl.when(
+            (pl.col("mrr_previous") > 0) & (pl.col("mrr") > 0) & (pl.col("mrr") < pl.col("mrr_previous"))
+        )
+        .then(pl.col("mrr_previous") - pl.col("mrr"))
+        .otherwise(0),
         mrr_reactivation=pl.lit(0),
     )
-    am = am.select([(pl.col(c) if c in am.columns else pl.lit(None)).cast(dt).alias(c) for c, dt in ACCOUNT_MONTHLY.items()])
+    am = am.select(
+        [(pl.col(c) if c in am.columns else pl.lit(None)).cast(dt).alias(c) for c, dt in ACCOUNT_MONTHLY.items()]
+    )
     out = run(am, None, first_billing_month=date(2021, 1, 1))
     assert out.filter(grouping="all").height == 36
     assert bridge_violations(out).height == 0

@@ -1,4 +1,4 @@
-"""MRR and its movements, hand-computed from METRICS.md on a few subscriptions.
+"""MRR and its movements, hand-computed from docs/metrics.md on a few subscriptions.
 
 Subscriptions here are already in the reporting currency (conversion: test_fx.py,
 test_account_monthly.py). Active on day d: start_date <= d < end_date (or no
@@ -29,10 +29,7 @@ LAST = date(2024, 8, 1)
 
 def _subs(rows: list[tuple[str, date, date | None, str]]) -> pl.DataFrame:
     return pl.DataFrame(
-        [
-            {"account_id": a, "start_date": s, "end_date": e, "mrr": D(m)}
-            for a, s, e, m in rows
-        ],
+        [{"account_id": a, "start_date": s, "end_date": e, "mrr": D(m)} for a, s, e, m in rows],
         schema={
             "account_id": pl.String(),
             "start_date": pl.Date(),
@@ -61,9 +58,7 @@ SUBS = _subs(
 
 
 def _spine(firsts: dict[str, date]) -> pl.DataFrame:
-    return month_spine(
-        pl.DataFrame({"account_id": list(firsts), "first_month": list(firsts.values())}), LAST
-    )
+    return month_spine(pl.DataFrame({"account_id": list(firsts), "first_month": list(firsts.values())}), LAST)
 
 
 def _column(frame: pl.DataFrame, account: str, column: str) -> list[object]:
@@ -76,9 +71,7 @@ def _money(*values: int) -> list[D]:
 
 @pytest.fixture(scope="module")
 def result() -> pl.DataFrame:
-    spine = _spine(
-        {"a": date(2024, 1, 1), "b": date(2024, 1, 1), "c": date(2024, 2, 1), "d": date(2024, 2, 1)}
-    )
+    spine = _spine({"a": date(2024, 1, 1), "b": date(2024, 1, 1), "c": date(2024, 2, 1), "d": date(2024, 2, 1)})
     return monthly_mrr(SUBS, spine)
 
 
@@ -121,9 +114,7 @@ def test_a_subscription_inside_one_month_never_shows(result: pl.DataFrame) -> No
 
 def test_revenue_trend_needs_three_months_of_history_and_a_base(result: pl.DataFrame) -> None:
     # a: Apr 150/100-1 = 0.5, May 100/100-1 = 0, Jun 100/150-1, Jul 100/150-1, Aug 100/100-1
-    assert _column(result, "a", "revenue_trend_3m") == pytest.approx(
-        [None, None, None, 0.5, 0.0, -1 / 3, -1 / 3, 0.0]
-    )
+    assert _column(result, "a", "revenue_trend_3m") == pytest.approx([None, None, None, 0.5, 0.0, -1 / 3, -1 / 3, 0.0])
     # b: Apr 0/80-1 = -1, May 0/80-1 = -1, Jun base Mar = 0 -> null, Jul, Aug bases 0 -> null
     assert _column(result, "b", "revenue_trend_3m") == [None, None, None, -1.0, -1.0, None, None, None]
 

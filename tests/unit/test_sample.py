@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from pipeline.sample.generator import default_end_month
 ACCOUNTS, MONTHS, SEED = 30, 14, 7
 END = date(2024, 6, 1)
 AS_OF = date(2024, 6, 30)  # last day of END
-AS_OF_END = datetime(2024, 7, 1, tzinfo=timezone.utc)
+AS_OF_END = datetime(2024, 7, 1, tzinfo=UTC)
 FIRST = date(2023, 5, 1)  # END - 13 months
 NON_REPORTING = ("eur", "gbp", "cad")
 
@@ -90,6 +89,8 @@ def _column_failures(df: pl.DataFrame, src: Source) -> pl.Series:
             bad = bad | (present & ~v.str.contains(r"^[A-Za-z]{3}$"))
         elif c.kind is Kind.DATE:
             bad = bad | (present & to_date(c.name).is_null())
+        elif c.kind is Kind.MONTH:
+            bad = bad | (present & (v + "-01").str.to_date("%Y-%m-%d", strict=False).is_null())
         elif c.kind is Kind.TIMESTAMP:
             bad = bad | (present & to_utc(c.name).is_null())
         elif c.kind in (Kind.MONEY, Kind.NUMBER, Kind.INTEGER):
@@ -115,6 +116,7 @@ def _column_failures(df: pl.DataFrame, src: Source) -> pl.Series:
         "end_after_start": to_date("end_date") <= to_date("start_date"),
         "due_not_before_issued": to_date("due_on") < to_date("issued_on"),
         "rate_positive": pl.col("rate").cast(pl.Float64, strict=False) <= 0,
+        "due_not_before_start": pl.col("due_month") < pl.col("start_month"),  # YYYY-MM sorts as text
     }
     for r in src.row_rules:
         bad = bad | rules[r].fill_null(False)
@@ -124,9 +126,7 @@ def _column_failures(df: pl.DataFrame, src: Source) -> pl.Series:
 def validate(s: SampleSummary) -> dict[str, set[int]]:
     frames: dict[str, list[tuple[str, pl.DataFrame]]] = {}
     for src in SOURCES:
-        frames[src.name] = [
-            (p.relative_to(s.out_dir).as_posix(), read(p)) for p in files_of(s, src)
-        ]
+        frames[src.name] = [(p.relative_to(s.out_dir).as_posix(), read(p)) for p in files_of(s, src)]
     failures: dict[str, set[int]] = {}
     keys: dict[str, set[str]] = {}
     for src in SOURCES:
@@ -153,9 +153,7 @@ def validate(s: SampleSummary) -> dict[str, set[int]]:
         rows = []
         for rel, df in frames[src.name]:
             rows.append(
-                df.with_columns(
-                    _file=pl.lit(rel), _row=pl.int_range(pl.len()), _h=pl.struct(df.columns).hash()
-                )
+                df.with_columns(_file=pl.lit(rel), _row=pl.int_range(pl.len()), _h=pl.struct(df.columns).hash())
             )
         allrows = pl.concat(rows)
         dup = allrows.filter(pl.col("_h").n_unique().over(list(src.key)) > 1)
@@ -294,7 +292,11 @@ def test_formats(sample: SampleSummary) -> None:
 def test_row_rules_in_main_files(sample: SampleSummary) -> None:
     subs = main_file(sample, "subscriptions").with_columns(s=to_date("start_date"), e=to_date("end_date"))
     assert subs.filter(pl.col("e") <= pl.col("s")).height == 0
-    assert subs["s"].max() <= AS_OF and subs["s"].min() >= FIRST
+    assert subs["s"].min() >= FIRST
+    # Only booked subscriptions start after the window: open-ended add-ons within 6 months.
+    booked = subs.filter(pl.col("s") > AS_OF)
+    assert booked["e"].null_count() == booked.height and booked["s"].max() <= date(2024, 12, 31)
+    assert not booked["product"].is_in(["Core Platform", "Pilot"]).any()
     inv = main_file(sample, "invoices").with_columns(
         i=to_date("issued_on"), d=to_date("due_on"), p=to_date("paid_on"), st=pl.col("status").str.to_lowercase()
     )
@@ -325,7 +327,9 @@ def test_row_rules_in_main_files(sample: SampleSummary) -> None:
     tk = main_file(sample, "tickets").with_columns(
         o=to_utc("opened_at"), f=to_utc("first_response_at"), r=to_utc("resolved_at")
     )
-    assert tk.filter((pl.col("r") < pl.col("o")) | (pl.col("f") < pl.col("o")) | (pl.col("r") < pl.col("f"))).height == 0
+    assert (
+        tk.filter((pl.col("r") < pl.col("o")) | (pl.col("f") < pl.col("o")) | (pl.col("r") < pl.col("f"))).height == 0
+    )
     assert tk["o"].max() < AS_OF_END and tk["r"].max() < AS_OF_END
     unresolved = tk.filter(pl.col("r").is_null())["status"].unique().to_list()
     assert set(unresolved) <= {"open", "pending"}
@@ -415,7 +419,7 @@ def test_fx_rates_cover_every_money_date(sample: SampleSummary) -> None:
         expected = (END.year - firsts.min().year) * 12 + END.month - firsts.min().month + 1
         assert firsts.len() == expected
         r = fx.filter(pl.col("currency") == cur)["r"]
-        assert 0.5 < r.min() and r.max() < 1.6
+        assert r.min() > 0.5 and r.max() < 1.6
 
 
 def test_other_reporting_currency(tmp_path: Path) -> None:
@@ -496,3 +500,28 @@ def test_statuses_over_a_bigger_sample(tmp_path: Path) -> None:
     assert "pending" in set(read(s.out_dir / "crm/tickets.csv")["status"])
     cad = read(s.out_dir / "crm/accounts.csv")["report_cadence"]
     assert {"monthly", "quarterly", "none"} <= set(cad.drop_nulls()) and cad.null_count() > 0
+
+
+def test_looking_ahead_data(sample: SampleSummary) -> None:
+    """Booked expansions, scheduled cancellations, renewals over the coming year, and goals
+    for about a third of the accounts (customers), some hidden from the client."""
+    subs = main_file(sample, "subscriptions").with_columns(s=to_date("start_date"), e=to_date("end_date"))
+    accounts = main_file(sample, "accounts").with_columns(r=to_date("renewal_date"))
+    _, mrr = month_end_mrr(sample)
+    ids = main_file(sample, "accounts")["account_id"].to_list()
+    customers = {a for a, m in zip(ids, mrr[:, -1], strict=True) if m > 0}
+    booked = subs.filter(pl.col("s") > AS_OF)
+    assert booked.height >= 1 and set(booked["account_id"]) <= customers
+    # Scheduled ends: subscriptions active at the end of the window with an end date after it.
+    scheduled = subs.filter((pl.col("s") <= AS_OF) & (pl.col("e") > AS_OF))
+    assert scheduled.height >= 2
+    # Renewal dates fall in the coming year, spread over several months.
+    renewals = accounts.filter(pl.col("r").is_not_null())["r"]
+    assert renewals.min() > AS_OF and renewals.max() <= date(2025, 6, 30)
+    assert renewals.dt.month().n_unique() >= 6
+    goals = main_file(sample, "account_goals")
+    assert ACCOUNTS // 3 <= goals.height <= ACCOUNTS // 3 + 2  # about a third (one more for the alerts)
+    assert set(goals["account_id"]) <= customers and goals["goal_id"].is_unique().all()
+    assert set(goals["metric"]) >= {"mrr", "open_high_priority_tickets", "nps_12m"}
+    assert (goals["visible_to_client"] == "false").sum() >= 1
+    assert (goals["due_month"] >= goals["start_month"]).all()

@@ -31,7 +31,12 @@ def test_defaults_and_environment_overrides(tmp_path):
             "PIPELINE_LEADERSHIP_RECIPIENTS": "ceo@example.com; coo@example.com",
         }
     )
-    assert (s.reporting_currency, s.gross_margin, s.first_month, s.require_approval) == ("eur", 0.8, date(2024, 7, 1), True)
+    assert (s.reporting_currency, s.gross_margin, s.first_month, s.require_approval) == (
+        "eur",
+        0.8,
+        date(2024, 7, 1),
+        True,
+    )
     assert s.leadership_recipients == ("ceo@example.com", "coo@example.com")
     assert s.warehouse_path == tmp_path / "warehouse.duckdb"
 
@@ -65,10 +70,13 @@ weight = 50
     "text, named",
     [
         ('[[health.measures]]\nname = "support"\nweight = 0\n', "health.measures.support.weight must be positive"),
-        ('[[health.measures]]\nname = "service"\nzero_at = 80\nfull_at = 80\n', "health.measures.service: zero_at and full_at are both 80"),
+        (
+            '[[health.measures]]\nname = "service"\nzero_at = 80\nfull_at = 80\n',
+            "health.measures.service: zero_at and full_at are both 80",
+        ),
         ('[[health.measures]]\nname = "happiness"\n', "health.measures[0].name: unknown measure 'happiness'"),
-        ('[health]\namber_at = 80\ngreen_at = 70\n', "health.amber_at and health.green_at"),
-        ('[health.tier_cadence_days]\nkey = -1\n', "health.tier_cadence_days.key must be positive"),
+        ("[health]\namber_at = 80\ngreen_at = 70\n", "health.amber_at and health.green_at"),
+        ("[health.tier_cadence_days]\nkey = -1\n", "health.tier_cadence_days.key must be positive"),
         ('reporting_currency = "dollars"\n', "PIPELINE_REPORTING_CURRENCY must be a three-letter"),
         ('colour = "blue"\n', "unknown setting 'colour'"),
         ("not toml [", "is not valid TOML"),
@@ -100,9 +108,15 @@ def test_the_cli_reports_a_bad_setting_in_one_line(tmp_path):
     p.write_text('[[health.measures]]\nname = "support"\nweight = -3\n')
     out = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "run", "--month", "2026-01"],
-        env={"PATH": "/usr/bin:/bin", "PIPELINE_DATA_DIR": str(tmp_path), "PIPELINE_SETTINGS_FILE": str(p),
-             "DAGSTER_HOME": str(tmp_path / "dh")},
-        capture_output=True, text=True, timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PIPELINE_DATA_DIR": str(tmp_path),
+            "PIPELINE_SETTINGS_FILE": str(p),
+            "DAGSTER_HOME": str(tmp_path / "dh"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 1
     assert out.stderr.strip() == "error: health.measures.support.weight must be positive, got -3.0"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pipeline.contract import source
 from pipeline.schemas import staging_schema
 from pipeline.transforms.staging import _parse_timestamp_series, stage_source
+from tests.support.budgets import examples
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -83,7 +84,14 @@ def test_booleans_defaults_and_emails():
 
 def test_money_is_exact_and_malformed_numbers_are_rejected():
     rows = [
-        {"subscription_id": str(i), "account_id": "A1", "product": "P", "start_date": "2024-01-01", "mrr": v, "currency": "usd"}
+        {
+            "subscription_id": str(i),
+            "account_id": "A1",
+            "product": "P",
+            "start_date": "2024-01-01",
+            "mrr": v,
+            "currency": "usd",
+        }
         for i, v in enumerate(["0.10", "1234.5", "1,234.50", "$12", "1e3", "-5", "99999999999999"], start=1)
     ]
     r = stage_source(source("subscriptions"), raw("subscriptions", rows), ACC)
@@ -101,10 +109,22 @@ def test_recipient_list_with_a_line_break_is_rejected():
         raw(
             "accounts",
             [
-                {"account_id": "A1", "account_name": "x", "tier": "key", "account_manager_id": "M", "currency": "usd",
-                 "report_recipients": "a@example.com; b@example.com"},
-                {"account_id": "A2", "account_name": "y", "tier": "key", "account_manager_id": "M", "currency": "usd",
-                 "report_recipients": "a@example.com\r\nBcc: evil@example.net"},
+                {
+                    "account_id": "A1",
+                    "account_name": "x",
+                    "tier": "key",
+                    "account_manager_id": "M",
+                    "currency": "usd",
+                    "report_recipients": "a@example.com; b@example.com",
+                },
+                {
+                    "account_id": "A2",
+                    "account_name": "y",
+                    "tier": "key",
+                    "account_manager_id": "M",
+                    "currency": "usd",
+                    "report_recipients": "a@example.com\r\nBcc: evil@example.net",
+                },
             ],
         ),
         {"account_managers.manager_id": pl.Series(["M"])},
@@ -140,7 +160,9 @@ def test_identical_repeat_in_one_file_is_kept_once_and_counted_as_superseded():
 
 
 def test_a_later_file_wins_over_an_earlier_one():
-    early = raw("activities", [{"activity_id": "1", "account_id": "A1", "type": "call", "occurred_at": "2024-03-05"}], "a.csv")
+    early = raw(
+        "activities", [{"activity_id": "1", "account_id": "A1", "type": "call", "occurred_at": "2024-03-05"}], "a.csv"
+    )
     late = raw(
         "activities",
         [{"activity_id": "1", "account_id": "A1", "type": "visit", "occurred_at": "2024-03-05"}],
@@ -194,7 +216,7 @@ def every_form_at_once(text: pl.Series) -> pl.Series:
     return pl.DataFrame({"t": text}).select(expr).to_series()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.one_of(TIMESTAMP_LIKE, st.text(max_size=30), st.none()), min_size=1, max_size=40))
 def test_timestamp_cascade_reads_what_every_form_at_once_reads(values):
     text = pl.Series("t", values, dtype=pl.String)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import polars as pl
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from pipeline.transforms.calendar import month_range, month_spine
 from pipeline.transforms.voice import VOICE_COLUMNS, monthly_voice
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _at(*parts: int, offset_hours: int = 0) -> datetime:
@@ -45,9 +45,7 @@ RESPONSES = pl.DataFrame(
 )
 
 SPINE = month_spine(
-    pl.DataFrame(
-        {"account_id": ["a", "b"], "first_month": [date(2023, 12, 1), date(2024, 11, 1)]}
-    ),
+    pl.DataFrame({"account_id": ["a", "b"], "first_month": [date(2023, 12, 1), date(2024, 11, 1)]}),
     date(2024, 12, 1),
 )
 MONTHS = month_range(date(2023, 12, 1), date(2024, 12, 1))  # 13 months for a

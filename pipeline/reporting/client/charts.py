@@ -13,8 +13,8 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from pipeline.reporting.formatting import money_short
 from pipeline.reporting.charts import FONT_SIZE, INK, MUTED, RC, month_labels, nums, style_axes, to_svg
+from pipeline.reporting.formatting import money_short
 
 
 def mrr_chart(data: dict[str, Any], currency: str, primary: str, muted: str = "#c9d3de") -> str | None:
@@ -54,8 +54,16 @@ def billing_chart(data: dict[str, Any], currency: str, primary: str, accent: str
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, currency)))
         ax.set_ylim(bottom=0)
         style_axes(ax)
-        ax.legend(loc="upper left", bbox_to_anchor=(0, 1.16), ncols=2, frameon=False, fontsize=FONT_SIZE,
-                  handlelength=1.0, handleheight=0.8, borderaxespad=0)
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(0, 1.16),
+            ncols=2,
+            frameon=False,
+            fontsize=FONT_SIZE,
+            handlelength=1.0,
+            handleheight=0.8,
+            borderaxespad=0,
+        )
         fig.subplots_adjust(left=0.08, right=0.995, top=0.86, bottom=0.21)
         return to_svg(fig, "billing", "Invoiced and collected per month, last 12 months")
 

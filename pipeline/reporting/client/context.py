@@ -1,6 +1,6 @@
 """The context of one client's report: pure functions from one account's frames to data.
 
-Every number here comes from the marts (one definition of each metric, METRICS.md) or
+Every number here comes from the marts (one definition of each metric, docs/metrics.md) or
 is a plain count or median over that account's own staging rows for the period (the
 lists a client reads: products, invoices, tickets, comments). Templates only format.
 
@@ -18,17 +18,18 @@ workers.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
-from pipeline.store.report_inputs import ReportInputs, by_account
+from pipeline.reporting.client.inputs import ReportInputs, by_account
+from pipeline.reporting.client.sentences import executive_summary, looking_ahead_sentences
 from pipeline.reporting.formatting import shown_text as _text
 from pipeline.reporting.glossary import glossary_entries
+from pipeline.reporting.goals import goal_view
 from pipeline.reporting.periods import Period, add_months, report_period
-from pipeline.reporting.client.sentences import executive_summary
 from pipeline.settings import Settings
 
 CONTEXT_VERSION = 1
@@ -37,6 +38,7 @@ OPEN_TICKET_ROWS = 10
 COMMENT_ROWS = 3
 COMMENT_CHARS = 320
 TREND_MONTHS = 12
+AHEAD_MONTHS = 3  # committed recurring revenue shown for the next quarter
 ZERO = Decimal("0")
 
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -90,7 +92,7 @@ def _row(monthly: pl.DataFrame, month: date) -> dict[str, Any] | None:
 
 
 def _utc(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
 def _in_period(frame: pl.DataFrame, column: str, period: Period) -> pl.DataFrame:
@@ -98,13 +100,13 @@ def _in_period(frame: pl.DataFrame, column: str, period: Period) -> pl.DataFrame
     if frame.is_empty():
         return frame
     dtype = frame.schema[column]
+    lo: date
+    hi: date
     if isinstance(dtype, pl.Datetime):
         lo, hi = _utc(period.start), _utc(period.end_exclusive)
     else:
         lo, hi = period.start, period.end_exclusive
     return frame.filter((pl.col(column) >= lo) & (pl.col(column) < hi))
-
-
 
 
 def trend_months(period: Period) -> tuple[date, ...]:
@@ -180,8 +182,7 @@ def revenue_section(monthly: pl.DataFrame, subscriptions: pl.DataFrame, period: 
     mrr_start = _dec(first.get("mrr_previous")) if first.get("month") == period.start else ZERO
     mrr = _dec(last.get("mrr"))
     movements = {
-        name: _sum(rows, f"mrr_{name}")
-        for name in ("new", "expansion", "reactivation", "contraction", "churn")
+        name: _sum(rows, f"mrr_{name}") for name in ("new", "expansion", "reactivation", "contraction", "churn")
     }
 
     def active_on(day: date) -> pl.DataFrame:
@@ -248,11 +249,13 @@ def billing_section(monthly: pl.DataFrame, invoices: pl.DataFrame, period: Perio
         return {"currency": inv["currency"], "total": inv["total_original"]}
 
     issued = _in_period(invoices, "issued_on", period).sort(["issued_on", "invoice_id"])
-    paid = _in_period(invoices.filter(pl.col("paid_on").is_not_null()), "paid_on", period) if invoices.height else invoices
+    paid = (
+        _in_period(invoices.filter(pl.col("paid_on").is_not_null()), "paid_on", period) if invoices.height else invoices
+    )
     open_ = (
-        invoices.filter(
-            (pl.col("issued_on") <= end) & (pl.col("paid_on").is_null() | (pl.col("paid_on") > end))
-        ).sort(["due_on", "invoice_id"])
+        invoices.filter((pl.col("issued_on") <= end) & (pl.col("paid_on").is_null() | (pl.col("paid_on") > end))).sort(
+            ["due_on", "invoice_id"]
+        )
         if invoices.height
         else invoices
     )
@@ -306,9 +309,7 @@ def billing_section(monthly: pl.DataFrame, invoices: pl.DataFrame, period: Perio
         "open_total": sum((r["total"] or ZERO for r in open_rows), ZERO),
         "overdue_count": len(overdue_rows),
         "oldest_overdue_due_on": min((r["due_on"] for r in overdue_rows), default=None),
-        "foreign_billing": sorted(
-            {r["billed"]["currency"] for r in issued_rows + open_rows if r["billed"]}
-        ),
+        "foreign_billing": sorted({r["billed"]["currency"] for r in issued_rows + open_rows if r["billed"]}),
         "trend": [
             {
                 "month": r["month"],
@@ -326,7 +327,7 @@ def _hours(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
 
 def _median(series: pl.Series) -> float | None:
     value = series.drop_nulls().median() if series.len() else None
-    return None if value is None else float(value)
+    return None if value is None else float(cast(float, value))
 
 
 def service_section(monthly: pl.DataFrame, tickets: pl.DataFrame, period: Period) -> dict[str, Any]:
@@ -334,7 +335,11 @@ def service_section(monthly: pl.DataFrame, tickets: pl.DataFrame, period: Period
     last = _row(rows, period.last_month) or {}
     end_ts = _utc(period.end_exclusive)
     opened = _in_period(tickets, "opened_at", period)
-    resolved = _in_period(tickets.filter(pl.col("resolved_at").is_not_null()), "resolved_at", period) if tickets.height else tickets
+    resolved = (
+        _in_period(tickets.filter(pl.col("resolved_at").is_not_null()), "resolved_at", period)
+        if tickets.height
+        else tickets
+    )
     still_open = (
         tickets.filter(
             (pl.col("opened_at") < end_ts) & (pl.col("resolved_at").is_null() | (pl.col("resolved_at") >= end_ts))
@@ -416,7 +421,9 @@ def voice_section(monthly: pl.DataFrame, responses: pl.DataFrame, period: Period
     }
 
 
-def relationship_section(account: dict[str, Any], monthly: pl.DataFrame, activities: pl.DataFrame, period: Period) -> dict[str, Any]:
+def relationship_section(
+    account: dict[str, Any], monthly: pl.DataFrame, activities: pl.DataFrame, period: Period
+) -> dict[str, Any]:
     last = _row(monthly, period.last_month) or {}
     touches = _in_period(activities, "occurred_at", period)
     counts: dict[str, int] = {}
@@ -426,9 +433,7 @@ def relationship_section(account: dict[str, Any], monthly: pl.DataFrame, activit
     days_to_renewal = (renewal - period.end).days if renewal is not None else None
     return {
         "touches": touches.height,
-        "touches_by_type": [
-            {"type": ACTIVITY_LABELS[k], "count": counts[k]} for k in ACTIVITY_LABELS if counts.get(k)
-        ],
+        "touches_by_type": [{"type": ACTIVITY_LABELS[k], "count": counts[k]} for k in ACTIVITY_LABELS if counts.get(k)],
         "days_since_last_touch": last.get("days_since_last_touch"),
         "renewal_date": renewal if days_to_renewal is not None and days_to_renewal >= 0 else None,
         "days_to_renewal": days_to_renewal if days_to_renewal is not None and days_to_renewal >= 0 else None,
@@ -454,7 +459,9 @@ COMPARISON_ROWS = (
 )
 
 
-def comparison_section(current: dict[str, Any], previous: dict[str, Any] | None, year_ago: dict[str, Any] | None, period: Period) -> dict[str, Any]:
+def comparison_section(
+    current: dict[str, Any], previous: dict[str, Any] | None, year_ago: dict[str, Any] | None, period: Period
+) -> dict[str, Any]:
     rows = []
     for key, label, kind, change, better in COMPARISON_ROWS:
         cur = current.get(key)
@@ -498,7 +505,50 @@ def health_section(health: pl.DataFrame, period: Period) -> dict[str, Any] | Non
     }
 
 
-def chart_data(revenue: dict[str, Any], billing: dict[str, Any], voice: dict[str, Any], period: Period) -> dict[str, Any]:
+def goals_section(goals: pl.DataFrame, period: Period, currency: str) -> list[dict[str, Any]]:
+    """The goals agreed with this client that it may see (visible_to_client), as they stand
+    at the end of the period: one row of marts.account_goals each, soonest due first."""
+    if goals.is_empty():
+        return []
+    rows = goals.filter((pl.col("month") == period.last_month) & pl.col("visible_to_client").fill_null(False)).sort(
+        ["due_month", "goal_id"]
+    )
+    return [goal_view(r, currency) for r in rows.iter_rows(named=True)]
+
+
+def looking_ahead_section(
+    forecast: pl.DataFrame, account: dict[str, Any], period: Period, currency: str
+) -> dict[str, Any] | None:
+    """The renewal date and the committed recurring revenue of the next three months (the
+    subscriptions on file, booked starts and scheduled ends included), from this account's
+    row of marts.account_forecast for the period's last month; None without one."""
+    row = _row(forecast, period.last_month) if not forecast.is_empty() else None
+    if row is None:
+        return None
+    now = _dec(row["mrr"])
+    months: list[dict[str, Any]] = [
+        {"month": add_months(period.last_month, k), "mrr": _dec(row[f"cmrr_{k}m"])} for k in range(1, AHEAD_MONTHS + 1)
+    ]
+    changes, before = [], now
+    for m in months:
+        if m["mrr"] != before:
+            changes.append({**m, "from": before, "up": m["mrr"] > before})
+        before = m["mrr"]
+    renewal = account.get("renewal_date")
+    return {
+        "mrr": now,
+        "months": months,
+        "changes": changes,
+        "renewal_date": renewal if renewal is not None and renewal > period.end else None,
+        "sentences": looking_ahead_sentences(
+            now, months, changes, renewal if renewal and renewal > period.end else None, currency
+        ),
+    }
+
+
+def chart_data(
+    revenue: dict[str, Any], billing: dict[str, Any], voice: dict[str, Any], period: Period
+) -> dict[str, Any]:
     """Plain series for the charts (drawn by the render workers): always the 12 months to
     the period's end, None where the account has no data yet; floats, for drawing only."""
     months = list(trend_months(period))
@@ -530,13 +580,20 @@ def chart_data(revenue: dict[str, Any], billing: dict[str, Any], voice: dict[str
 def data_as_of(inputs: ReportInputs) -> date | None:
     """The latest load time (UTC date) of any staging row this report uses."""
     latest: datetime | None = None
-    for frame in (inputs.accounts, inputs.contacts, inputs.subscriptions, inputs.invoices,
-                  inputs.tickets, inputs.responses, inputs.activities):
+    for frame in (
+        inputs.accounts,
+        inputs.contacts,
+        inputs.subscriptions,
+        inputs.invoices,
+        inputs.tickets,
+        inputs.responses,
+        inputs.activities,
+    ):
         if frame.height and "_loaded_at" in frame.columns:
-            value = frame["_loaded_at"].max()
+            value = cast("datetime | None", frame["_loaded_at"].max())
             if value is not None and (latest is None or value > latest):
                 latest = value
-    return latest.astimezone(timezone.utc).date() if latest is not None else None
+    return latest.astimezone(UTC).date() if latest is not None else None
 
 
 def _brand_color(value: str, default: str) -> str:
@@ -623,7 +680,11 @@ def build_client_context(inputs: ReportInputs, account_id: str, period: Period, 
         "health": health,
         "show_health": bool(show_health and health is not None),
     }
+    ctx["goals"] = goals_section(mine.goals, period, currency)
+    ctx["looking_ahead"] = looking_ahead_section(mine.forecast, account, period, currency)
     ctx["summary"] = executive_summary(ctx)
-    ctx["glossary"] = glossary_entries(include_health=ctx["show_health"])
+    ctx["glossary"] = glossary_entries(
+        include_health=ctx["show_health"], include_committed=ctx["looking_ahead"] is not None
+    )
     ctx["charts"] = chart_data(revenue, billing, voice, period)
     return ctx

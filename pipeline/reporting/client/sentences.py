@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.reporting.formatting import hours, long_date, money, number, pct, plural, score
+from pipeline.reporting.periods import MONTH_NAMES
 
 STEADY = 0.0005  # a change smaller than 0.05% reads as "held steady"
 
@@ -142,6 +143,43 @@ def relationship_sentence(ctx: dict[str, Any]) -> str:
         when = f"in {plural(days, 'day')}" if days else f"the last day of this {noun}"
         text += f"; your renewal is due on {long_date(rel['renewal_date'])}, {when}"
     return text + "."
+
+
+def _month_words(month: Any) -> str:
+    """``March 2027``."""
+    return f"{MONTH_NAMES[month.month - 1]} {month.year}"
+
+
+def looking_ahead_sentences(
+    mrr: Decimal, months: list[dict[str, Any]], changes: list[dict[str, Any]], renewal: Any, currency: str
+) -> list[str]:
+    """One or two lines: the renewal date, and the committed recurring revenue of the next
+    three months where it changes (subscriptions already booked or scheduled to end)."""
+    out = []
+    if renewal is not None:
+        out.append(f"Your next renewal is on {long_date(renewal)}.")
+    last = months[-1]["month"] if months else None
+    if not changes:
+        if mrr > 0 and last is not None:
+            out.append(
+                f"The subscriptions on file keep your recurring revenue at {money(mrr, currency, compact=True)} "
+                f"a month through {_month_words(last)}."
+            )
+        return out
+    steps = []
+    for c in changes:
+        when = _month_words(c["month"])
+        verb = "rises" if c["up"] else "falls"
+        steps.append(f"{verb} to {money(c['mrr'], currency, compact=True)} a month in {when}")
+    cause = (
+        "subscriptions already booked"
+        if all(c["up"] for c in changes)
+        else "subscriptions scheduled to end"
+        if not any(c["up"] for c in changes)
+        else "subscriptions booked or scheduled to end"
+    )
+    out.append(f"With the {cause}, your committed recurring revenue {', then '.join(steps)}.")
+    return out
 
 
 def executive_summary(ctx: dict[str, Any]) -> list[str]:

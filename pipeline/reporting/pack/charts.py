@@ -12,18 +12,19 @@ Imported by the render workers only (matplotlib costs time to import).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("svg", force=False)
 
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from pipeline.reporting.charts import FONT_SIZE, INK, MUTED, RC, month_labels, nums, style_axes, to_svg  # noqa: E402
-from pipeline.reporting.formatting import money_short  # noqa: E402
+from pipeline.reporting.charts import FONT_SIZE, INK, MUTED, RC, month_labels, nums, style_axes, to_svg
+from pipeline.reporting.formatting import money_short
 
 GREEN = "#2f7d4f"
 GREEN_LIGHT = "#8cc5a0"
@@ -62,7 +63,7 @@ def sparkline(values: Sequence[float | None], key: str, label: str, color: str) 
         last = max(i for i, v in enumerate(ys) if not math.isnan(v))
         ax.plot([last], [ys[last]], marker="o", markersize=2.6, color=color)
         if len(known) == 1:
-            ax.plot(xs[last:last + 1], [ys[last]], marker="o", markersize=2.6, color=color)
+            ax.plot(xs[last : last + 1], [ys[last]], marker="o", markersize=2.6, color=color)
         lo, hi = min(known), max(known)
         pad = (hi - lo) * 0.12 or (abs(hi) * 0.05 or 1.0)
         ax.set_ylim(lo - pad, hi + pad)
@@ -147,8 +148,16 @@ def waterfall_chart(bridge: dict[str, Any], currency: str, primary: str) -> str 
                 text = "–"
             else:
                 text = ("+" if b["kind"] == "up" else "−") + money_short(b["amount"], currency)
-            ax.annotate(text, (i, b["top"]), xytext=(0, 2.5), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=FONT_SIZE, color=INK)
+            ax.annotate(
+                text,
+                (i, b["top"]),
+                xytext=(0, 2.5),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=FONT_SIZE,
+                color=INK,
+            )
         for i in range(len(bars) - 1):
             level = bars[i]["top"] if bars[i]["kind"] != "down" else bars[i]["bottom"]
             ax.plot([i + 0.31, i + 0.69], [level, level], color=MUTED, linewidth=0.6, linestyle=(0, (2, 1.5)))
@@ -159,7 +168,9 @@ def waterfall_chart(bridge: dict[str, Any], currency: str, primary: str) -> str 
         style_axes(ax)
         ax.margins(x=0.02)
         fig.subplots_adjust(left=0.12, right=0.995, top=0.95, bottom=0.12)
-        return to_svg(fig, "bridge", "MRR bridge for the month: start, new, reactivation, expansion, contraction, churn, end")
+        return to_svg(
+            fig, "bridge", "MRR bridge for the month: start, new, reactivation, expansion, contraction, churn, end"
+        )
 
 
 # --------------------------------------------------------------------------- movements
@@ -177,14 +188,14 @@ def movements_chart(months: Sequence[date], movements: dict[str, Sequence[float 
         x = list(range(n))
         up = [0.0] * n
         for name in ("new", "reactivation", "expansion"):
-            ax.bar(x, data[name], bottom=up, color=MOVEMENT_COLORS[name], width=0.66, linewidth=0,
-                   label=name.capitalize())
+            ax.bar(
+                x, data[name], bottom=up, color=MOVEMENT_COLORS[name], width=0.66, linewidth=0, label=name.capitalize()
+            )
             up = [a + b for a, b in zip(up, data[name])]
         down = [0.0] * n
         for name in ("contraction", "churn"):
             vals = [-v for v in data[name]]
-            ax.bar(x, vals, bottom=down, color=MOVEMENT_COLORS[name], width=0.66, linewidth=0,
-                   label=name.capitalize())
+            ax.bar(x, vals, bottom=down, color=MOVEMENT_COLORS[name], width=0.66, linewidth=0, label=name.capitalize())
             down = [a + b for a, b in zip(down, vals)]
         have = [i for i in x if any(movements[k][i] is not None for k in movements)]
         net = [up[i] + down[i] for i in have]
@@ -197,9 +208,19 @@ def movements_chart(months: Sequence[date], movements: dict[str, Sequence[float 
         style_axes(ax)
         handles, names = ax.get_legend_handles_labels()
         order = [names.index(n) for n in ("New", "Reactivation", "Expansion", "Contraction", "Churn", "Net change")]
-        ax.legend([handles[i] for i in order], [names[i] for i in order],
-                  loc="upper left", bbox_to_anchor=(0, 1.17), ncols=6, frameon=False, fontsize=FONT_SIZE,
-                  handlelength=1.0, handleheight=0.8, borderaxespad=0, columnspacing=1.4)
+        ax.legend(
+            [handles[i] for i in order],
+            [names[i] for i in order],
+            loc="upper left",
+            bbox_to_anchor=(0, 1.17),
+            ncols=6,
+            frameon=False,
+            fontsize=FONT_SIZE,
+            handlelength=1.0,
+            handleheight=0.8,
+            borderaxespad=0,
+            columnspacing=1.4,
+        )
         fig.subplots_adjust(left=0.08, right=0.995, top=0.87, bottom=0.17)
         return to_svg(fig, "movements", "MRR movements per month, last 12 months")
 
@@ -228,18 +249,118 @@ def bands_chart(months: Sequence[date], bands: dict[str, Sequence[float | None]]
         ax.set_ylim(0, max(max(bottom), 1) * 1.05)
         ax.set_xlim(-0.6, n - 0.4)
         style_axes(ax)
-        ax.legend(loc="upper left", bbox_to_anchor=(0, 1.17), ncols=4, frameon=False, fontsize=FONT_SIZE,
-                  handlelength=1.0, handleheight=0.8, borderaxespad=0, columnspacing=1.0)
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(0, 1.17),
+            ncols=4,
+            frameon=False,
+            fontsize=FONT_SIZE,
+            handlelength=1.0,
+            handleheight=0.8,
+            borderaxespad=0,
+            columnspacing=1.0,
+        )
         fig.subplots_adjust(left=0.13, right=0.99, top=0.86, bottom=0.17)
         return to_svg(fig, "bands", "Accounts per health band, last 12 months")
+
+
+# --------------------------------------------------------------------------- looking ahead
+
+
+def committed_chart(data: dict[str, Any] | None, currency: str, primary: str) -> str | None:
+    """Committed MRR at the end of each of the next 12 months, with this month's MRR as the
+    first (muted) bar; the axis starts at a round number below the lowest bar, so a change of a
+    few percent is visible (the caption says so)."""
+    if not data or (not any(data["values"]) and not data["start"]):
+        return None
+    values = [data["start"], *data["values"]]
+    labels = ["Now", *month_labels(list(data["months"]), every=3)]
+    lo, hi = min(values), max(values)
+    floor = committed_floor(lo, hi)
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(4.6, 2.1))
+        ax = fig.add_subplot()
+        colors = ["#c9d3de"] + [primary] * len(data["values"])
+        ax.bar(range(len(values)), [v - floor for v in values], bottom=floor, color=colors, width=0.66, linewidth=0)
+        ax.set_xticks(range(len(values)), labels)
+        ax.yaxis.set_major_locator(MaxNLocator(4, min_n_ticks=3))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, currency)))
+        ax.set_ylim(floor, hi + (hi - floor) * 0.08 + 1)
+        ax.set_xlim(-0.6, len(values) - 0.4)
+        style_axes(ax)
+        fig.subplots_adjust(left=0.13, right=0.99, top=0.96, bottom=0.17)
+        return to_svg(fig, "committed", "Committed MRR at the end of each of the next 12 months")
+
+
+def committed_floor(lo: float, hi: float) -> float:
+    """A round value axis start below ``lo`` (0 when the bars differ by more than half)."""
+    if lo <= 0 or (hi - lo) > hi * 0.5:
+        return 0.0
+    step = 10 ** max(math.floor(math.log10(max(hi - lo, hi * 0.05))), 0)
+    return max(math.floor((lo - (hi - lo) * 0.6 - hi * 0.02) / step) * step, 0.0)
+
+
+def accuracy_chart(data: dict[str, Any] | None) -> str | None:
+    """The signed 3-month forecast error of each of the last 12 months, as bars (above zero:
+    the forecast was too high), labelled in percent."""
+    if not data or all(v is None for v in data["errors"]):
+        return None
+    errors = [None if v is None else v * 100 for v in data["errors"]]
+    n = len(errors)
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(4.6, 2.1))
+        ax = fig.add_subplot()
+        for i, v in enumerate(errors):
+            if v is None:
+                ax.annotate(
+                    "n/a",
+                    (i, 0),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=FONT_SIZE - 1,
+                    color=MUTED,
+                )
+                continue
+            ax.bar(i, v, color=RED_LIGHT if v > 0 else GREEN_LIGHT, width=0.66, linewidth=0)
+            ax.annotate(
+                f"{v:+.1f}%".replace("-", "−"),
+                (i, v),
+                xytext=(0, 2 if v >= 0 else -2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom" if v >= 0 else "top",
+                fontsize=FONT_SIZE - 1,
+                color=INK,
+            )
+        known = [abs(v) for v in errors if v is not None]
+        top = max(max(known), 1.0) * 1.35
+        ax.set_ylim(-top, top)
+        ax.axhline(0, color=MUTED, linewidth=0.7)
+        ax.set_xticks(range(n), month_labels(list(data["months"]), every=3))
+        ax.yaxis.set_major_locator(MaxNLocator(4, symmetric=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}%".replace("-", "−") if v else "0%"))
+        ax.set_xlim(-0.6, n - 0.4)
+        style_axes(ax)
+        fig.subplots_adjust(left=0.12, right=0.99, top=0.96, bottom=0.17)
+        return to_svg(fig, "accuracy", "Error of the 3-month MRR forecast, last 12 months")
 
 
 # --------------------------------------------------------------------------- builder
 
 
 SPARK_LABELS = {
-    "mrr": "MRR", "arr": "ARR", "nrr": "NRR, 1 month", "grr": "GRR, 1 month", "logo": "Logo retention, 1 month",
-    "customers": "Customers", "arpa": "ARPA", "ltv": "LTV", "nps": "NPS", "csat": "CSAT",
+    "mrr": "MRR",
+    "arr": "ARR",
+    "nrr": "NRR, 1 month",
+    "grr": "GRR, 1 month",
+    "logo": "Logo retention, 1 month",
+    "customers": "Customers",
+    "arpa": "ARPA",
+    "ltv": "LTV",
+    "nps": "NPS",
+    "csat": "CSAT",
 }
 
 
@@ -255,4 +376,6 @@ def leadership_charts(context: dict[str, Any]) -> dict[str, str | None]:
     out["bridge"] = waterfall_chart(data["bridge"], currency, primary)
     out["movements"] = movements_chart(data["months"], data["movements"], currency)
     out["bands"] = bands_chart(data["months"], data["bands"])
+    out["committed"] = committed_chart(data.get("committed"), currency, primary)
+    out["accuracy"] = accuracy_chart(data.get("accuracy"))
     return out

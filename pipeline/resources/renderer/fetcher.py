@@ -98,7 +98,7 @@ def make_url_fetcher(root: Path, generated: dict[str, tuple[bytes, str]] | None 
             self.refused: list[str] = []
             self.generated = dict(generated or {})
 
-        def fetch(self, url, headers=None):  # noqa: ARG002 - WeasyPrint's signature
+        def fetch(self, url, headers=None):
             self.requested.append(url)
             if url in self.generated:
                 body, kind = self.generated[url]
@@ -108,11 +108,9 @@ def make_url_fetcher(root: Path, generated: dict[str, tuple[bytes, str]] | None 
             except RefusedURL as exc:
                 self.refused.append(url)
                 raise exc
-            return URLFetcherResponse(
-                path.as_uri(), body=path.read_bytes(), headers={"Content-Type": media_type(path)}
-            )
+            return URLFetcherResponse(path.as_uri(), body=path.read_bytes(), headers={"Content-Type": media_type(path)})
 
-        def open(self, url, data=None, timeout=None):  # noqa: ARG002 - never reach urllib
+        def open(self, url, data=None, timeout=None):
             target = url.full_url if hasattr(url, "full_url") else url
             return self.fetch(target)
 

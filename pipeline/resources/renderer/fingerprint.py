@@ -22,7 +22,9 @@ from pipeline.code_fingerprint import code_fingerprint
 # The code that turns a context into bytes, whatever the document (see pipeline.code_fingerprint).
 RENDER_CODE = (
     "pipeline/resources/renderer/worker.py",
+    "pipeline/resources/renderer/accessibility.py",
     "pipeline/resources/renderer/fetcher.py",
+    "pipeline/resources/renderer/environment.py",
     "pipeline/reporting/charts.py",
     "pipeline/reporting/formatting.py",
 )

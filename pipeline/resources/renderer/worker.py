@@ -1,7 +1,8 @@
-"""Render any template of report_templates/ + a context to an HTML file and a PDF file.
+"""Render any template of report_templates/ + a context to HTML and PDF bytes.
 
-This module runs inside the render workers (see ``pipeline.resources.renderer.pool`` for the
-pool) and can also be used in-process. It imports Jinja2, WeasyPrint and matplotlib
+This module runs inside the render workers (``pipeline.resources.renderer.pool`` for the
+local pool, ``pipeline.resources.renderer.dask_worker`` on a Dask cluster) and can also
+be used in-process. It imports Jinja2, WeasyPrint and matplotlib
 lazily, so importing it is cheap; a ``DocumentRenderer`` holds the warm state of one
 process (template environment, fonts).
 
@@ -15,8 +16,13 @@ Safety, by construction:
   inline SVG; it references no URL at all. The PDF gets the same document with the
   logo and fonts by URL and the charts as images the fetcher serves from memory
   (inline SVG costs WeasyPrint a full CSS cascade per path);
-- both files are rendered in memory, written to temporary names next to their target
-  and renamed: a render that fails leaves the previous files (or none) untouched.
+- both files are rendered in memory and returned as bytes (``DocumentRenderer.produce``):
+  a render worker, local or on another machine, never writes a file. The run process
+  writes them with ``write_rendered`` (temporary names next to their targets, then
+  renamed): a render or a write that fails leaves the previous files (or none) untouched;
+- the bytes depend on nothing but the context, the templates, the code and the locked
+  library versions (``pipeline.resources.renderer.environment``): fonts only from
+  report_templates/fonts, subsetting only by HarfBuzz.
 
 PDF: PDF/A-3a (archival, tagged) with a PDF/UA-1 identification; title, author and
 language come from the template's ``<title>``, ``<meta name=author>`` and ``<html lang>``.
@@ -30,14 +36,17 @@ import importlib
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from pipeline.reporting import formatting as fmt
-from pipeline.resources.renderer.fetcher import RefusedURL, generated_url, media_type, resolve_template_url
 from pipeline.files import atomic_write, sha256_bytes
+from pipeline.reporting import formatting as fmt
 from pipeline.reporting.naming import ensure_inside
+from pipeline.resources.renderer.accessibility import add_header_scopes
+from pipeline.resources.renderer.environment import isolated_font_configuration, require_harfbuzz_subset
+from pipeline.resources.renderer.fetcher import RefusedURL, generated_url, media_type, resolve_template_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "report_templates"
 PDF_VARIANT = "pdf/a-3a"
@@ -80,6 +89,10 @@ class RenderResult:
     refused_urls: tuple[str, ...] = ()
     error: str | None = None
     worker_pid: int = field(default_factory=os.getpid)
+    # The documents themselves, from a render worker to the run process, which writes
+    # them (``write_rendered``) and drops them; None once written (or on failure).
+    html: bytes | None = field(default=None, repr=False, compare=False)
+    pdf: bytes | None = field(default=None, repr=False, compare=False)
 
 
 def make_environment(templates_dir: Path):
@@ -126,6 +139,7 @@ class DocumentRenderer:
     def __init__(self, templates_dir: Path | str = TEMPLATES_DIR):
         import weasyprint  # noqa: F401 - the expensive import, done once per process
 
+        require_harfbuzz_subset()  # else fontTools stamps the time into every font
         self.templates_dir = Path(templates_dir).resolve()
         self.env = make_environment(self.templates_dir)
         self.base_url = self.templates_dir.as_uri() + "/"
@@ -168,9 +182,7 @@ class DocumentRenderer:
                 alt = html_lib.unescape(label.group(1)) if label else name
                 url = generated_url(self.templates_dir, f"{name}.svg")
                 figures[name] = Markup('<img class="chart-img" src="{}" alt="{}">').format(url, escape(alt))
-        return self.env.get_template(template).render(
-            ctx=context, charts=figures, mode=mode, asset=asset
-        )
+        return self.env.get_template(template).render(ctx=context, charts=figures, mode=mode, asset=asset)
 
     def draw_charts(self, job: RenderJob) -> dict[str, str | None]:
         if not job.chart_builder:
@@ -181,7 +193,6 @@ class DocumentRenderer:
         self, html: str, lang: str, charts: dict[str, str | None] | None = None
     ) -> tuple[bytes, int, list[str], list[str]]:
         import weasyprint
-        from weasyprint.text.fonts import FontConfiguration
 
         from pipeline.resources.renderer.fetcher import make_url_fetcher
 
@@ -192,36 +203,36 @@ class DocumentRenderer:
         }
         fetcher = make_url_fetcher(self.templates_dir, generated)
         if self._font_config is None:
-            self._font_config = FontConfiguration()
+            self._font_config = isolated_font_configuration(self.templates_dir)
         font_config = self._font_config
-        document = weasyprint.HTML(
-            string=html, base_url=self.base_url, url_fetcher=fetcher, media_type="print"
-        ).render(font_config=font_config, pdf_variant=PDF_VARIANT)
+        document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=fetcher, media_type="print").render(
+            font_config=font_config, pdf_variant=PDF_VARIANT
+        )
         document.metadata.xmp_metadata.append(PDF_UA_XMP)
         if not document.metadata.lang:
             document.metadata.lang = lang
         # Nothing may ride along: whatever a <link rel=attachment> asked for is dropped.
         document.metadata.attachments = []
         pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=[])
+        # PDF/UA: table header cells get the /Scope WeasyPrint leaves out (accessibility.py).
+        pdf = add_header_scopes(pdf)
         return pdf, len(document.pages), list(fetcher.requested), list(fetcher.refused)
 
-    def render(self, job: RenderJob) -> RenderResult:
+    def produce(self, job: RenderJob) -> RenderResult:
+        """Render ``job`` in memory: a result carrying the HTML and PDF bytes (or the
+        error). Writes nothing and reads nothing outside the templates folder."""
         started = time.perf_counter()
         try:
-            root = Path(job.root)
-            html_path = ensure_inside(root, Path(job.html_path))
-            pdf_path = ensure_inside(root, Path(job.pdf_path))
             charts = self.draw_charts(job)
             html_doc = self.render_html(job.template, job.context, "html", charts)
             pdf_html = self.render_html(job.template, job.context, "pdf", charts)
             pdf_bytes, pages, requested, refused = self.render_pdf(pdf_html, job.lang, charts)
             html_bytes = html_doc.encode("utf-8")
-            atomic_write([(pdf_path, pdf_bytes), (html_path, html_bytes)])
             return RenderResult(
                 key=job.key,
                 ok=True,
-                html_path=str(html_path),
-                pdf_path=str(pdf_path),
+                html_path=job.html_path,
+                pdf_path=job.pdf_path,
                 html_sha256=sha256_bytes(html_bytes),
                 pdf_sha256=sha256_bytes(pdf_bytes),
                 pages=pages,
@@ -230,40 +241,83 @@ class DocumentRenderer:
                 seconds=time.perf_counter() - started,
                 requested_urls=tuple(requested),
                 refused_urls=tuple(refused),
+                html=html_bytes,
+                pdf=pdf_bytes,
             )
         except Exception as exc:  # reported per document; the batch goes on
-            return RenderResult(
-                key=job.key,
-                ok=False,
-                html_path=job.html_path,
-                pdf_path=job.pdf_path,
-                seconds=time.perf_counter() - started,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            return failed_result(job, f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+
+    def render(self, job: RenderJob) -> RenderResult:
+        """Render ``job`` in this process and write its two files (``write_rendered``)."""
+        return write_rendered(self.produce(job), Path(job.root))
+
+
+def failed_result(job: RenderJob, error: str, seconds: float = 0.0) -> RenderResult:
+    return RenderResult(
+        key=job.key, ok=False, html_path=job.html_path, pdf_path=job.pdf_path, seconds=seconds, error=error
+    )
+
+
+def write_rendered(result: RenderResult, root: Path) -> RenderResult:
+    """Write a rendered document's bytes to its two paths (both strictly inside ``root``),
+    atomically: the PDF and the HTML go to temporary names, then both are renamed; if
+    anything fails, no target is touched and no temporary file stays. Returns the result
+    without its bytes, with the resolved paths, or a failed result saying why.
+
+    A result without bytes (a failure, or one already written in process) passes through."""
+    if not result.ok or result.pdf is None or result.html is None:
+        return replace(result, html=None, pdf=None)
+    try:
+        html_path = ensure_inside(Path(root), Path(result.html_path))
+        pdf_path = ensure_inside(Path(root), Path(result.pdf_path))
+        atomic_write([(pdf_path, result.pdf), (html_path, result.html)])
+    except Exception as exc:
+        return replace(
+            result,
+            ok=False,
+            html=None,
+            pdf=None,
+            html_sha256=None,
+            pdf_sha256=None,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    return replace(result, html=None, pdf=None, html_path=str(html_path), pdf_path=str(pdf_path))
 
 
 # -- process-pool entry points (module-level so they pickle by reference) -----------
 
 _WORKER: DocumentRenderer | None = None
+_WORKER_ERROR: str | None = None  # why this process cannot render (reported with every job)
 
 
 def init_worker(templates_dir: str) -> None:
-    """Pool initializer: import everything and render a tiny warm-up document once."""
-    global _WORKER
-    _WORKER = DocumentRenderer(templates_dir)
+    """Pool initializer: import everything and render a tiny warm-up document once.
+    A process that cannot render byte-identical reports (no HarfBuzz-Subset, fonts.conf
+    missing) keeps the reason and fails every job with it."""
+    global _WORKER, _WORKER_ERROR
+    try:
+        _WORKER = DocumentRenderer(templates_dir)
+        _WORKER.render_pdf("<html lang=en><title>warm-up</title><p>warm-up</p></html>", "en")
+    except Exception as exc:
+        _WORKER, _WORKER_ERROR = None, f"{type(exc).__name__}: {exc}"
+        return
     try:
         import pipeline.reporting.client.charts  # noqa: F401 - warm matplotlib too
-
-        _WORKER.render_pdf("<html lang=en><title>warm-up</title><p>warm-up</p></html>", "en")
-    except Exception:  # noqa: BLE001 - warming is best effort
+    except Exception:
         pass
 
 
 def run_job(job: RenderJob) -> RenderResult:
+    """Render one job in this process: a result with the bytes, written by the caller."""
     global _WORKER
+    if _WORKER_ERROR is not None:
+        return failed_result(job, _WORKER_ERROR)
     if _WORKER is None:
-        _WORKER = DocumentRenderer(TEMPLATES_DIR)
-    return _WORKER.render(job)
+        try:
+            _WORKER = DocumentRenderer(TEMPLATES_DIR)
+        except Exception as exc:
+            return failed_result(job, f"{type(exc).__name__}: {exc}")
+    return _WORKER.produce(job)
 
 
 def worker_pid(pause: float = 0.0) -> int:

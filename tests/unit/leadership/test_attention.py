@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.reporting.pack.leadership import attention_lists, drop_reasons
-from tests.unit.leadership.builders import (
-    MONTH, PREV, D, accounts, driver, health, health_row, monthly, monthly_row,
+from pipeline.reporting.pack.attention import attention_lists, drop_reasons
+from tests.support.leadership_builders import (
+    MONTH,
+    PREV,
+    D,
+    accounts,
+    driver,
+    health,
+    health_row,
+    monthly,
+    monthly_row,
 )
 
 
@@ -14,10 +22,30 @@ def _case():
     """One account per case; the id says what it tests."""
     h, m, a = [], [], []
 
-    def add(account_id, band_now, band_before="__none__", mrr=1000, score=None, score_change=None,
-            days_to_renewal=None, overdue=0, tier="key", prev_score=None, **health_values):
-        m.append(monthly_row(account_id, MONTH, mrr=mrr, tier=tier, overdue_amount=overdue,
-                             days_to_renewal=days_to_renewal, account_manager_id="M1"))
+    def add(
+        account_id,
+        band_now,
+        band_before="__none__",
+        mrr=1000,
+        score=None,
+        score_change=None,
+        days_to_renewal=None,
+        overdue=0,
+        tier="key",
+        prev_score=None,
+        **health_values,
+    ):
+        m.append(
+            monthly_row(
+                account_id,
+                MONTH,
+                mrr=mrr,
+                tier=tier,
+                overdue_amount=overdue,
+                days_to_renewal=days_to_renewal,
+                account_manager_id="M1",
+            )
+        )
         h.append(health_row(account_id, MONTH, band_now, score, score_change=score_change, **health_values))
         if band_before != "__none__":
             h.append(health_row(account_id, PREV, band_before, prev_score))
@@ -112,8 +140,10 @@ def test_long_lists_show_the_first_n_and_count_the_rest():
 
 
 def test_manager_falls_back_to_the_id_then_unassigned():
-    m = monthly(monthly_row("a1", MONTH, mrr=100, account_manager_id="M9"),
-                monthly_row("a2", MONTH, mrr=100, account_manager_id=None))
+    m = monthly(
+        monthly_row("a1", MONTH, mrr=100, account_manager_id="M9"),
+        monthly_row("a2", MONTH, mrr=100, account_manager_id=None),
+    )
     h = health(health_row("a1", MONTH, "red", 10.0), health_row("a2", MONTH, "red", 10.0))
     result = attention_lists(h, m, accounts(), MONTH, 1000.0, "usd")
     red = result["lists"][0]["rows"]
@@ -122,14 +152,22 @@ def test_manager_falls_back_to_the_id_then_unassigned():
 
 
 def test_drop_reasons_in_words():
-    measures = [("satisfaction", "Satisfaction (NPS)", 20.0), ("engagement", "Engagement", 20.0),
-                ("revenue_trend", "Revenue trend", 25.0), ("support", "Support", 15.0)]
+    measures = [
+        ("satisfaction", "Satisfaction (NPS)", 20.0),
+        ("engagement", "Engagement", 20.0),
+        ("revenue_trend", "Revenue trend", 25.0),
+        ("support", "Support", 15.0),
+    ]
     row = {
         "score_before": 90.0,
-        "satisfaction_score": 10.0, "satisfaction_score_before": 60.0,  # fell 50 x 20
-        "engagement_score": 100.0, "engagement_score_before": 100.0,  # only rescaled: not a reason
-        "revenue_trend_score": 0.0, "revenue_trend_score_before": None,  # newly measured, 90 x 25
-        "support_score": None, "support_score_before": 100.0,  # went missing
+        "satisfaction_score": 10.0,
+        "satisfaction_score_before": 60.0,  # fell 50 x 20
+        "engagement_score": 100.0,
+        "engagement_score_before": 100.0,  # only rescaled: not a reason
+        "revenue_trend_score": 0.0,
+        "revenue_trend_score_before": None,  # newly measured, 90 x 25
+        "support_score": None,
+        "support_score_before": 100.0,  # went missing
         "drivers_detail": [
             driver("revenue_trend", "recurring revenue fell 24% over 3 months"),
             driver("satisfaction", "NPS over the last 12 months is -85 (target 50)"),

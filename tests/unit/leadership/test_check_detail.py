@@ -2,7 +2,7 @@
 
 from dagster import MetadataValue
 
-from pipeline.assets.leadership import _detail
+from pipeline.check_history import check_detail as _detail
 
 
 def test_detail_keeps_measured_values_and_leaves_out_a_files_age():

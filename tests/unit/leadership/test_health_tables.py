@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.reporting.pack.leadership import band_migration, band_outcomes, revenue_by_band, team_tables
+from pipeline.reporting.pack.bands import band_migration, band_outcomes, revenue_by_band
+from pipeline.reporting.pack.teams import team_tables
 from pipeline.reporting.periods import add_months
-from tests.unit.leadership.builders import (
-    D, MONTH, PREV, health, health_row, managers, monthly, monthly_row, portfolio, portfolio_row,
+from tests.support.leadership_builders import (
+    MONTH,
+    PREV,
+    D,
+    health,
+    health_row,
+    managers,
+    monthly,
+    monthly_row,
+    portfolio,
+    portfolio_row,
 )
 
 
 def _migration_frame():
     return health(
-        health_row("g_g", PREV, "green"), health_row("g_g", MONTH, "green"),
-        health_row("g_a", PREV, "green"), health_row("g_a", MONTH, "amber"),
-        health_row("g_r", PREV, "green"), health_row("g_r", MONTH, "red"),
-        health_row("r_a", PREV, "red"), health_row("r_a", MONTH, "amber"),
-        health_row("a_i", PREV, "amber"), health_row("a_i", MONTH, "insufficient_data"),
+        health_row("g_g", PREV, "green"),
+        health_row("g_g", MONTH, "green"),
+        health_row("g_a", PREV, "green"),
+        health_row("g_a", MONTH, "amber"),
+        health_row("g_r", PREV, "green"),
+        health_row("g_r", MONTH, "red"),
+        health_row("r_a", PREV, "red"),
+        health_row("r_a", MONTH, "amber"),
+        health_row("a_i", PREV, "amber"),
+        health_row("a_i", MONTH, "insufficient_data"),
         health_row("new", MONTH, "green"),
     )
 
@@ -48,11 +63,19 @@ def test_first_month_has_no_migration():
 
 
 def test_revenue_by_band_adds_up_to_the_month_mrr():
-    m = monthly(monthly_row("g", MONTH, mrr="100.50"), monthly_row("a", MONTH, mrr=40),
-                monthly_row("r", MONTH, mrr=10), monthly_row("r0", MONTH, mrr=0),
-                monthly_row("unscored", MONTH, mrr=5))
-    h = health(health_row("g", MONTH, "green"), health_row("a", MONTH, "amber"),
-               health_row("r", MONTH, "red"), health_row("r0", MONTH, "red"))
+    m = monthly(
+        monthly_row("g", MONTH, mrr="100.50"),
+        monthly_row("a", MONTH, mrr=40),
+        monthly_row("r", MONTH, mrr=10),
+        monthly_row("r0", MONTH, mrr=0),
+        monthly_row("unscored", MONTH, mrr=5),
+    )
+    h = health(
+        health_row("g", MONTH, "green"),
+        health_row("a", MONTH, "amber"),
+        health_row("r", MONTH, "red"),
+        health_row("r0", MONTH, "red"),
+    )
     by = revenue_by_band(h, m, MONTH)
     rows = {r["band"]: r for r in by["rows"]}
     assert rows["green"]["mrr"] == D("100.50") and rows["red"]["accounts"] == 2 and rows["red"]["customers"] == 1
@@ -67,8 +90,10 @@ def test_band_outcomes_use_the_band_of_the_month_before():
     m1, m2 = add_months(MONTH, -1), MONTH
     m0 = add_months(MONTH, -2)
     h = health(
-        health_row("a", m0, "green"), health_row("a", m1, "red"),
-        health_row("b", m0, "green"), health_row("b", m1, "green"),
+        health_row("a", m0, "green"),
+        health_row("a", m1, "red"),
+        health_row("b", m0, "green"),
+        health_row("b", m1, "green"),
         health_row("c", m1, "amber"),
     )
     m = monthly(

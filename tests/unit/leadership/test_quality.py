@@ -6,20 +6,24 @@ from datetime import date
 
 import pytest
 
-from pipeline.reporting.pack.leadership import check_summary, source_quality, trust_sentence
-from pipeline.store.pack_inputs import SOURCE_DATE_COLUMNS
 from pipeline.contract import source
-from tests.unit.leadership.builders import MONTH, loads, quarantine, reasons, table_stats
+from pipeline.reporting.pack.quality import check_summary, source_quality, trust_sentence
+from pipeline.store.pack_inputs import SOURCE_DATE_COLUMNS
+from tests.support.leadership_builders import MONTH, loads, quarantine, reasons, table_stats
 
 
 def _sources(newest=date(2026, 10, 31)):
     return source_quality(
-        table_stats(("accounts", 10, 9, None, None), ("activities", 100, 98, "occurred_at", newest),
-                    ("tickets", None, None, "opened_at", None)),
+        table_stats(
+            ("accounts", 10, 9, None, None),
+            ("activities", 100, 98, "occurred_at", newest),
+            ("tickets", None, None, "opened_at", None),
+        ),
         loads(("accounts", 1, 10), ("activities", 2, 100)),
         quarantine(("accounts", "staging", 1), ("activities", "staging", 2), ("activities", "marts", 1)),
         reasons(("activities", "missing required value", 2), ("activities", "no fx rate", 1)),
-        MONTH, freshness_days=45,
+        MONTH,
+        freshness_days=45,
     )
 
 
@@ -48,8 +52,14 @@ def test_checks_grouped_by_kind_with_failures_listed_one_by_one():
     summary = check_summary(
         [
             {"asset": "marts/portfolio_monthly", "check": "mrr_bridge", "status": "passed", "run_month": "2026-10"},
-            {"asset": "marts/account_health", "check": "score_in_range", "status": "failed", "severity": "ERROR",
-             "detail": "scores outside 0 100 3", "run_month": "2026-10"},
+            {
+                "asset": "marts/account_health",
+                "check": "score_in_range",
+                "status": "failed",
+                "severity": "ERROR",
+                "detail": "scores outside 0 100 3",
+                "run_month": "2026-10",
+            },
             {"asset": "staging/accounts", "check": "rows_balance", "status": "not run"},
             {"asset": "staging/tickets", "check": "rows_balance", "status": "passed", "run_month": "2026-09"},
         ],
@@ -58,12 +68,18 @@ def test_checks_grouped_by_kind_with_failures_listed_one_by_one():
     assert (summary["passed"], summary["failed"], summary["other"], summary["total"]) == (2, 1, 1, 4)
     groups = {(g["layer"], g["check"]): g for g in summary["groups"]}
     assert groups[("staging", "rows_balance")] | {} == {
-        "layer": "staging", "check": "rows_balance", "label": "Rows balance", "assets": 2, "passed": 1,
-        "failed": 0, "not_run": 1,
+        "layer": "staging",
+        "check": "rows_balance",
+        "label": "Rows balance",
+        "assets": 2,
+        "passed": 1,
+        "failed": 0,
+        "not_run": 1,
     }
     assert summary["groups"][0]["check"] == "score_in_range"  # failures first
     assert [(p["asset"], p["status"]) for p in summary["problems"]] == [
-        ("marts/account_health", "failed"), ("staging/accounts", "not run"),
+        ("marts/account_health", "failed"),
+        ("staging/accounts", "not run"),
     ]
     assert summary["problems"][0]["detail"] == "scores outside 0 100 3"
     assert check_summary(None, MONTH)["available"] is False

@@ -6,36 +6,80 @@ from datetime import date
 
 import pytest
 
-from pipeline.reporting.pack.leadership import (
-    build_leadership_context,
-    kpi_rows,
-    mrr_sentence,
-    summary_markdown,
-)
+from pipeline.reporting.pack.context import build_leadership_context
+from pipeline.reporting.pack.kpis import kpi_rows
+from pipeline.reporting.pack.markdown import summary_markdown
+from pipeline.reporting.pack.sentences import mrr_sentence
 from pipeline.settings import Settings
-from tests.unit.leadership.builders import D, MONTH, PREV, YEAR_AGO, inputs, portfolio, portfolio_row
+from tests.support.leadership_builders import MONTH, PREV, YEAR_AGO, D, inputs, portfolio, portfolio_row
 
 # October 2026: 734,188.00 + 1,178 new + 0 reactivation + 7,158 expansion
 #               - 2,390 contraction - 5,167 churn = 734,967.00
 NOW = dict(
-    mrr_start=D("734188.00"), mrr_end=D("734967.00"), mrr_new=D(1178), mrr_expansion=D(7158),
-    mrr_contraction=D(2390), mrr_churn=D(5167), customers_start=157, customers_end=156,
-    new_customers=2, churned_customers=3, reactivated_customers=0,
-    logo_retention_1m=154 / 157, nrr_1m=0.99893, grr_1m=0.98971, expansion_rate_1m=0.00975,
-    logo_retention_12m=0.91, nrr_12m=1.079, grr_12m=0.965, arpa=D("4711.3269"),
-    customer_churn_rate_6m=0.01, ltv=471132.69, nps_12m=8.0, nps_responses_12m=364, csat_3m=64.5,
-    csat_responses_3m=76, accounts=200, accounts_green=125, accounts_amber=34, accounts_red=2,
+    mrr_start=D("734188.00"),
+    mrr_end=D("734967.00"),
+    mrr_new=D(1178),
+    mrr_expansion=D(7158),
+    mrr_contraction=D(2390),
+    mrr_churn=D(5167),
+    customers_start=157,
+    customers_end=156,
+    new_customers=2,
+    churned_customers=3,
+    reactivated_customers=0,
+    logo_retention_1m=154 / 157,
+    nrr_1m=0.99893,
+    grr_1m=0.98971,
+    expansion_rate_1m=0.00975,
+    logo_retention_12m=0.91,
+    nrr_12m=1.079,
+    grr_12m=0.965,
+    arpa=D("4711.3269"),
+    customer_churn_rate_6m=0.01,
+    ltv=471132.69,
+    nps_12m=8.0,
+    nps_responses_12m=364,
+    csat_3m=64.5,
+    csat_responses_3m=76,
+    accounts=200,
+    accounts_green=125,
+    accounts_amber=34,
+    accounts_red=2,
     accounts_insufficient_data=39,
 )
 BEFORE = dict(
-    mrr_start=D("730000"), mrr_end=D("734188.00"), customers_start=155, customers_end=157,
-    nrr_1m=1.002, grr_1m=0.994, logo_retention_1m=0.994, arpa=D("4676.3567"), ltv=414000.0,
-    nps_12m=7.0, csat_3m=66.3, accounts_green=130, accounts_amber=24, accounts_red=3,
+    mrr_start=D("730000"),
+    mrr_end=D("734188.00"),
+    customers_start=155,
+    customers_end=157,
+    nrr_1m=1.002,
+    grr_1m=0.994,
+    logo_retention_1m=0.994,
+    arpa=D("4676.3567"),
+    ltv=414000.0,
+    nps_12m=7.0,
+    csat_3m=66.3,
+    accounts_green=130,
+    accounts_amber=24,
+    accounts_red=3,
     accounts_insufficient_data=43,
 )
-YEAR = dict(mrr_start=D(560000), mrr_end=D(569000), customers_end=134, nrr_1m=0.993, grr_1m=0.985,
-            logo_retention_1m=0.99, arpa=D("4246.2687"), ltv=221000.0, nps_12m=3.0, csat_3m=68.1,
-            accounts_green=110, accounts_amber=29, accounts_red=4, accounts_insufficient_data=40)
+YEAR = dict(
+    mrr_start=D(560000),
+    mrr_end=D(569000),
+    customers_end=134,
+    nrr_1m=0.993,
+    grr_1m=0.985,
+    logo_retention_1m=0.99,
+    arpa=D("4246.2687"),
+    ltv=221000.0,
+    nps_12m=3.0,
+    csat_3m=68.1,
+    accounts_green=110,
+    accounts_amber=29,
+    accounts_red=4,
+    accounts_insufficient_data=40,
+)
 
 
 def _portfolio():
@@ -57,9 +101,16 @@ def test_summary_figures_are_the_portfolio_row_of_the_month(ctx):
     row = portfolio_row(MONTH, **NOW)
     by_key = {k["key"]: k for k in ctx["kpis"]}
     expected = {
-        "mrr": row["mrr_end"], "arr": row["arr_end"], "nrr": row["nrr_1m"], "grr": row["grr_1m"],
-        "logo": row["logo_retention_1m"], "customers": row["customers_end"], "arpa": row["arpa"],
-        "ltv": row["ltv"], "nps": row["nps_12m"], "csat": row["csat_3m"],
+        "mrr": row["mrr_end"],
+        "arr": row["arr_end"],
+        "nrr": row["nrr_1m"],
+        "grr": row["grr_1m"],
+        "logo": row["logo_retention_1m"],
+        "customers": row["customers_end"],
+        "arpa": row["arpa"],
+        "ltv": row["ltv"],
+        "nps": row["nps_12m"],
+        "csat": row["csat_3m"],
     }
     for key, value in expected.items():
         assert by_key[key]["value"] == value, key
@@ -90,8 +141,7 @@ def test_changes_compare_the_mart_values_of_last_month_and_a_year_ago(ctx):
 def test_bridge_sentence_names_what_moved_mrr():
     row = portfolio_row(MONTH, **NOW)
     assert mrr_sentence(row, "usd") == (
-        "MRR rose 0.1% to $734,967: $7,158 expansion and $1,178 new outweighed "
-        "$5,167 churn and $2,390 contraction."
+        "MRR rose 0.1% to $734,967: $7,158 expansion and $1,178 new outweighed $5,167 churn and $2,390 contraction."
     )
 
 
@@ -107,8 +157,19 @@ def test_bridge_sentences_for_quiet_falling_and_first_months():
 
 
 def test_first_month_shows_na_for_everything_that_needs_history():
-    first = portfolio(portfolio_row(MONTH, mrr_start=D(0), mrr_end=D(500), mrr_new=D(500), customers_end=2,
-                                    new_customers=2, arpa=D(250), accounts_green=2, accounts=2))
+    first = portfolio(
+        portfolio_row(
+            MONTH,
+            mrr_start=D(0),
+            mrr_end=D(500),
+            mrr_new=D(500),
+            customers_end=2,
+            new_customers=2,
+            arpa=D(250),
+            accounts_green=2,
+            accounts=2,
+        )
+    )
     ctx = build_leadership_context(inputs(portfolio_frame=first, first_month=MONTH), Settings())
     by_key = {k["key"]: k for k in ctx["kpis"]}
     for key in ("mrr", "arr", "nrr", "grr", "logo", "customers", "arpa", "ltv", "nps", "csat"):

@@ -25,7 +25,10 @@ def test_mrr_chart_is_clean_svg_and_deterministic() -> None:
 
 def test_no_data_no_chart() -> None:
     assert mrr_chart({"months": MONTHS, "values": [None] * 12, "highlight": [False] * 12}, "usd", "#000") is None
-    assert billing_chart({"months": MONTHS, "invoiced": [0.0] * 12, "collected": [None] * 12}, "usd", "#000", "#111") is None
+    assert (
+        billing_chart({"months": MONTHS, "invoiced": [0.0] * 12, "collected": [None] * 12}, "usd", "#000", "#111")
+        is None
+    )
     assert voice_chart({"months": MONTHS, "nps": [None] * 12, "csat": [None] * 12}, "#000", "#111") is None
     assert voice_chart({"months": MONTHS, "nps": [None] * 11 + [40.0], "csat": [None] * 12}, "#000", "#111")
 
@@ -33,7 +36,10 @@ def test_no_data_no_chart() -> None:
 def test_clean_svg_refuses_external_references() -> None:
     import pytest
 
-    for bad in ('<svg><image href="http://x/y.png"/></svg>', "<svg><script>1</script></svg>",
-                '<svg><rect style="fill:url(http://x)"/></svg>'):
+    for bad in (
+        '<svg><image href="http://x/y.png"/></svg>',
+        "<svg><script>1</script></svg>",
+        '<svg><rect style="fill:url(http://x)"/></svg>',
+    ):
         with pytest.raises(ValueError):
             clean_svg(bad, "c", "label")

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.reporting.client.context import build_client_context, report_plan
-from pipeline.store.report_inputs import ReportDataError, load_report_inputs
-from pipeline.resources.renderer.fingerprint import canonical_json, input_hash
 from pipeline.reporting.periods import add_months, report_period
+from pipeline.resources.renderer.fingerprint import canonical_json, input_hash
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
-from tests.unit.reporting.builders import Book, add_acme, add_globex
+from pipeline.store.report_inputs import ReportDataError, load_report_inputs
+from tests.support.report_builders import Book, add_acme, add_globex
 
 MARCH = date(2024, 3, 1)
 
@@ -27,8 +27,16 @@ def wh(tmp_path: Path) -> Warehouse:
     book = Book()
     add_acme(book)
     add_globex(book)
-    book.add("account_health", account_id="ACME-1", month=MARCH, score=64.5, band="amber",
-             computed_band="amber", drivers="1 high-priority ticket open; overdue invoices", score_change=-3.5)
+    book.add(
+        "account_health",
+        account_id="ACME-1",
+        month=MARCH,
+        score=64.5,
+        band="amber",
+        computed_band="amber",
+        drivers="1 high-priority ticket open; overdue invoices",
+        score_change=-3.5,
+    )
     return book.write(Warehouse(tmp_path / "w.duckdb"))
 
 
@@ -53,20 +61,39 @@ def test_plan_follows_each_cadence(wh: Warehouse) -> None:
 def test_acme_golden_context(wh: Warehouse) -> None:
     ctx = context(wh, "ACME-1")
     D = Decimal
-    assert ctx["account"] == {"id": "ACME-1", "name": "Acme Rockets Ltd", "short_name": "Acme Rockets Ltd",
-                              "billing_currency": "usd"}
+    assert ctx["account"] == {
+        "id": "ACME-1",
+        "name": "Acme Rockets Ltd",
+        "short_name": "Acme Rockets Ltd",
+        "billing_currency": "usd",
+    }
     assert ctx["prepared_for"] == {"name": "Jordan Lee", "role": "Finance Director"}
     assert ctx["period"]["key"] == "2024-03" and ctx["period"]["end"] == date(2024, 3, 31)
     assert ctx["currency"] == "usd" and ctx["data_as_of"] == date(2024, 4, 2)
 
     assert ctx["figures"] == {
-        "mrr": D(1240), "arr": D(14880), "invoiced_net": D(1240), "invoiced_tax": D(248),
-        "collected": D(1200), "overdue_amount": D(1200), "tickets_opened": 2, "open_tickets": 1,
-        "nps_12m": 40.0, "nps_responses_12m": 10, "csat_3m": 80.0, "csat_responses_3m": 5, "touches": 3,
+        "mrr": D(1240),
+        "arr": D(14880),
+        "invoiced_net": D(1240),
+        "invoiced_tax": D(248),
+        "collected": D(1200),
+        "overdue_amount": D(1200),
+        "tickets_opened": 2,
+        "open_tickets": 1,
+        "nps_12m": 40.0,
+        "nps_responses_12m": 10,
+        "csat_3m": 80.0,
+        "csat_responses_3m": 5,
+        "touches": 3,
     }
 
     rev = ctx["revenue"]
-    assert (rev["mrr_start"], rev["mrr"], rev["net_change"], rev["net_change_ratio"]) == (D(1000), D(1240), D(240), 0.24)
+    assert (rev["mrr_start"], rev["mrr"], rev["net_change"], rev["net_change_ratio"]) == (
+        D(1000),
+        D(1240),
+        D(240),
+        0.24,
+    )
     assert rev["movements"] == {"new": 0, "expansion": 240, "reactivation": 0, "contraction": 0, "churn": 0}
     assert [(p["product"], p["mrr"], p["since"], p["billed_currency"]) for p in rev["products"]] == [
         ("Platform", D(1000), date(2022, 1, 15), "usd"),
@@ -79,7 +106,11 @@ def test_acme_golden_context(wh: Warehouse) -> None:
 
     bil = ctx["billing"]
     assert (bil["invoiced_net"], bil["invoiced_tax"], bil["invoiced_total"], bil["collected"]) == (
-        D(1240), D(248), D(1488), D(1200))
+        D(1240),
+        D(248),
+        D(1488),
+        D(1200),
+    )
     assert (bil["invoices_issued"], bil["invoices_paid"]) == (2, 1)
     assert [(i["number"], i["net"], i["tax"], i["total"], i["state"], i["paid_on"]) for i in bil["issued"]] == [
         ("INV-301", D(1000), D(200), D(1200), "paid", date(2024, 3, 20)),
@@ -95,31 +126,57 @@ def test_acme_golden_context(wh: Warehouse) -> None:
     svc = ctx["service"]
     assert (svc["opened"], svc["resolved"], svc["open_total"], svc["open_high_priority"]) == (2, 2, 1, 1)
     assert svc["open_by_priority"] == [
-        {"priority": "urgent", "count": 0}, {"priority": "high", "count": 1},
-        {"priority": "normal", "count": 0}, {"priority": "low", "count": 0},
+        {"priority": "urgent", "count": 0},
+        {"priority": "high", "count": 1},
+        {"priority": "normal", "count": 0},
+        {"priority": "low", "count": 0},
     ]
     assert svc["median_first_response_hours"] == 3.0  # 2 h and 4 h
     assert svc["median_resolution_hours"] == 252.0  # 24 h and 480 h (10 Feb to 1 Mar 2024: 20 days)
-    assert svc["open_list"] == [{"subject": "Dashboard shows stale launch data", "priority": "high",
-                                 "opened_on": date(2024, 3, 20), "age_days": 11}]
+    assert svc["open_list"] == [
+        {
+            "subject": "Dashboard shows stale launch data",
+            "priority": "high",
+            "opened_on": date(2024, 3, 20),
+            "age_days": 11,
+        }
+    ]
 
     voice = ctx["voice"]
     assert (voice["nps"], voice["nps_responses"], voice["csat"], voice["csat_responses"]) == (40.0, 10, 80.0, 5)
-    assert voice["comments"] == [{"date": date(2024, 3, 12), "survey": "NPS", "score": 9, "scale": 10,
-                                  "text": "Great support team, quick to help."}]
+    assert voice["comments"] == [
+        {
+            "date": date(2024, 3, 12),
+            "survey": "NPS",
+            "score": 9,
+            "scale": 10,
+            "text": "Great support team, quick to help.",
+        }
+    ]
     assert len(voice["trend"]) == 12
 
     rel = ctx["relationship"]
     assert rel["touches"] == 3
     assert rel["touches_by_type"] == [{"type": "Meetings", "count": 2}, {"type": "Calls", "count": 1}]
     assert (rel["renewal_date"], rel["days_to_renewal"], rel["days_since_last_touch"]) == (date(2024, 6, 30), 91, 4)
-    assert rel["manager"] == {"name": "Dana Whitfield", "email": "dana.whitfield@northwind.example", "team": "Key accounts"}
+    assert rel["manager"] == {
+        "name": "Dana Whitfield",
+        "email": "dana.whitfield@northwind.example",
+        "team": "Key accounts",
+    }
 
     cmp = {r["label"]: r for r in ctx["comparison"]["rows"]}
     assert ctx["comparison"]["has_previous"] and ctx["comparison"]["has_year_ago"]
-    assert ctx["comparison"]["previous_label"] == "February 2024" and ctx["comparison"]["year_ago_label"] == "March 2023"
+    assert (
+        ctx["comparison"]["previous_label"] == "February 2024" and ctx["comparison"]["year_ago_label"] == "March 2023"
+    )
     mrr = cmp["Monthly recurring revenue (end of period)"]
-    assert (mrr["previous"], mrr["previous_change"], mrr["year_ago"], mrr["year_ago_change"]) == (D(1000), 0.24, D(800), 0.55)
+    assert (mrr["previous"], mrr["previous_change"], mrr["year_ago"], mrr["year_ago_change"]) == (
+        D(1000),
+        0.24,
+        D(800),
+        0.55,
+    )
     nps = cmp["NPS (last 12 months)"]
     assert (nps["year_ago"], nps["year_ago_change"], nps["change_kind"]) == (20.0, 20.0, "points")
     assert cmp["Overdue at end of period"]["previous_change"] is None  # base 0: no ratio
@@ -181,7 +238,9 @@ def test_a_context_holds_only_its_own_client(wh: Warehouse) -> None:
 def test_health_only_when_the_setting_says_so(wh: Warehouse) -> None:
     ctx = context(wh, "ACME-1", show_health_in_client_reports=True)
     assert ctx["show_health"] and ctx["health"] == {
-        "score": 64.5, "band": "amber", "score_change": -3.5,
+        "score": 64.5,
+        "band": "amber",
+        "score_change": -3.5,
         "drivers": ["1 high-priority ticket open", "overdue invoices"],
     }
     assert "Health score" in [g["term"] for g in ctx["glossary"]]

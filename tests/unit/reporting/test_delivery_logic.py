@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from pipeline.reporting.mail import (
-    INVALID_LIST, ReportMail, build_message, delivery_key, parse_recipients, plan_for_report,
+    INVALID_LIST,
+    ReportMail,
+    build_message,
+    delivery_key,
+    parse_recipients,
+    plan_for_report,
 )
 
 
@@ -25,8 +30,20 @@ def test_a_list_with_cr_or_lf_is_refused_whole(raw: str) -> None:
     assert r.valid == () and r.list_error and "line break" in r.list_error
 
 
-@pytest.mark.parametrize("address", ['"quoted"@x.io', "a@[127.0.0.1]", "a@localhost", "a..b@x.io",
-                                     "<a@x.io>", "a@x.io (comment)", "a@-x.io", "@x.io", "a@"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        '"quoted"@x.io',
+        "a@[127.0.0.1]",
+        "a@localhost",
+        "a..b@x.io",
+        "<a@x.io>",
+        "a@x.io (comment)",
+        "a@-x.io",
+        "@x.io",
+        "a@",
+    ],
+)
 def test_unusual_addresses_are_refused_with_a_reason(address: str) -> None:
     r = parse_recipients(address)
     assert r.valid == () and len(r.invalid) == 1
@@ -35,10 +52,18 @@ def test_unusual_addresses_are_refused_with_a_reason(address: str) -> None:
 def test_delivery_key_is_stable_and_specific() -> None:
     k = delivery_key("client", "A", "2024-03", "X@Y.io", "abc")
     assert k == delivery_key("client", "A", "2024-03", "x@y.io", "abc")
-    assert len({k, delivery_key("client", "A", "2024-03", "x@y.io", "abd"),
+    assert (
+        len(
+            {
+                k,
+                delivery_key("client", "A", "2024-03", "x@y.io", "abd"),
                 delivery_key("client", "B", "2024-03", "x@y.io", "abc"),
                 delivery_key("client", "A", "2024-04", "x@y.io", "abc"),
-                delivery_key("leadership", "A", "2024-03", "x@y.io", "abc")}) == 5
+                delivery_key("leadership", "A", "2024-03", "x@y.io", "abc"),
+            }
+        )
+        == 5
+    )
 
 
 def test_plan_sends_only_what_was_not_sent_and_rejects_bad_addresses() -> None:
@@ -61,11 +86,18 @@ def test_a_refused_list_is_recorded_once() -> None:
 
 def test_message_headers_hold_no_line_breaks_from_data() -> None:
     msg = build_message(
-        ReportMail(sender_name="Northwind", sender_email="reports@northwind.example", recipient="a@x.io",
-                   account_name="Evil\r\nBcc: all@x.io\nCorp", period_label="March 2024", pdf=b"%PDF-1.7",
-                   attachment_name="evil-account-report-2024-03.pdf", manager_name="Dana\nWhitfield",
-                   manager_email="dana@northwind.example"),
-        now=datetime(2024, 4, 2, tzinfo=timezone.utc),
+        ReportMail(
+            sender_name="Northwind",
+            sender_email="reports@northwind.example",
+            recipient="a@x.io",
+            account_name="Evil\r\nBcc: all@x.io\nCorp",
+            period_label="March 2024",
+            pdf=b"%PDF-1.7",
+            attachment_name="evil-account-report-2024-03.pdf",
+            manager_name="Dana\nWhitfield",
+            manager_email="dana@northwind.example",
+        ),
+        now=datetime(2024, 4, 2, tzinfo=UTC),
     )
     raw = msg.as_bytes()
     assert b"\nBcc:" not in raw and msg["Bcc"] is None

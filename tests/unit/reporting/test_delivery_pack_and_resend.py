@@ -3,12 +3,17 @@ missing (no I/O)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
 from pipeline.reporting.mail import (
-    PackMail, build_pack_message, delivery_key, missing_reports, pack_attachment_name, parse_recipients,
+    PackMail,
+    build_pack_message,
+    delivery_key,
+    missing_reports,
+    pack_attachment_name,
+    parse_recipients,
     plan_for_report,
 )
 
@@ -19,7 +24,9 @@ def test_leadership_recipients_are_checked_like_a_clients_list() -> None:
     r = parse_recipients(("CEO@Northwind.example", "cfo@northwind.example", "not an address", "ceo@northwind.example"))
     assert r.valid == ("ceo@northwind.example", "cfo@northwind.example")
     assert [a for a, _ in r.invalid] == ["not an address"]
-    refused = parse_recipients(("ceo@northwind.example\r\nBcc: all@x.io",), "PIPELINE_LEADERSHIP_RECIPIENTS", "the settings")
+    refused = parse_recipients(
+        ("ceo@northwind.example\r\nBcc: all@x.io",), "PIPELINE_LEADERSHIP_RECIPIENTS", "the settings"
+    )
     assert refused.valid == () and "PIPELINE_LEADERSHIP_RECIPIENTS contains a line break" in refused.list_error
     assert "the settings" in refused.list_error
     assert parse_recipients(()) == parse_recipients(None)
@@ -27,10 +34,15 @@ def test_leadership_recipients_are_checked_like_a_clients_list() -> None:
 
 def test_pack_message_subject_attachment_and_no_header_injection() -> None:
     msg = build_pack_message(
-        PackMail(sender_name="Northwind\r\nBcc: all@x.io", sender_email="reports@northwind.example",
-                 recipient="ceo@northwind.example", period_label="October 2026", pdf=b"%PDF-1.7",
-                 attachment_name=pack_attachment_name("2026-10")),
-        now=datetime(2026, 11, 2, tzinfo=timezone.utc),
+        PackMail(
+            sender_name="Northwind\r\nBcc: all@x.io",
+            sender_email="reports@northwind.example",
+            recipient="ceo@northwind.example",
+            period_label="October 2026",
+            pdf=b"%PDF-1.7",
+            attachment_name=pack_attachment_name("2026-10"),
+        ),
+        now=datetime(2026, 11, 2, tzinfo=UTC),
     )
     assert msg["Subject"] == "Account health pack, October 2026"
     assert msg["To"] == "ceo@northwind.example" and msg["Bcc"] is None and b"\nBcc:" not in msg.as_bytes()
@@ -55,16 +67,24 @@ def test_plan_of_a_resend_request_sends_once_per_request() -> None:
     plans = plan_for_report("client_resend", "A", "2024-03", "sha", recipients, {}, request="r1")
     assert [p.action for p in plans] == ["send", "send"]
     done = {p.key: "sent" for p in plans}
-    assert [p.action for p in plan_for_report("client_resend", "A", "2024-03", "sha", recipients, done, "r1")] == ["skip", "skip"]
-    assert [p.action for p in plan_for_report("client_resend", "A", "2024-03", "sha", recipients, done, "r2")] == ["send", "send"]
+    assert [p.action for p in plan_for_report("client_resend", "A", "2024-03", "sha", recipients, done, "r1")] == [
+        "skip",
+        "skip",
+    ]
+    assert [p.action for p in plan_for_report("client_resend", "A", "2024-03", "sha", recipients, done, "r2")] == [
+        "send",
+        "send",
+    ]
 
 
 def test_missing_reports_lists_failed_and_absent_due_accounts() -> None:
-    manifest = pl.DataFrame({
-        "account_id": ["A", "B", "C", "X"],
-        "status": ["rendered", "unchanged", "failed", "failed"],
-        "error": [None, None, "WeasyPrint crashed", "not due anyway"],
-    })
+    manifest = pl.DataFrame(
+        {
+            "account_id": ["A", "B", "C", "X"],
+            "status": ["rendered", "unchanged", "failed", "failed"],
+            "error": [None, None, "WeasyPrint crashed", "not due anyway"],
+        }
+    )
     missing = missing_reports(["A", "B", "C", "D"], manifest, OK)
     assert missing.to_dicts() == [
         {"account_id": "C", "status": "failed", "error": "WeasyPrint crashed"},

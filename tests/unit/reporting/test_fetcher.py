@@ -22,7 +22,9 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_serves_an_asset_inside(root: Path) -> None:
-    assert resolve_template_url((root / "assets" / "logo.svg").as_uri(), root) == (root / "assets" / "logo.svg").resolve()
+    assert (
+        resolve_template_url((root / "assets" / "logo.svg").as_uri(), root) == (root / "assets" / "logo.svg").resolve()
+    )
     assert resolve_template_url("file://localhost" + str(root / "assets" / "logo.svg"), root).name == "logo.svg"
 
 

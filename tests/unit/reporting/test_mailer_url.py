@@ -10,7 +10,13 @@ from pipeline.resources.mailer import MailerError, parse_smtp_url, redact
 def test_parse_with_starttls_and_auth() -> None:
     t = parse_smtp_url("smtp://report%40bot:s3cr%3At@mail.example:587?starttls=true")
     assert (t.host, t.port, t.username, t.password, t.starttls, t.implicit_tls) == (
-        "mail.example", 587, "report@bot", "s3cr:t", True, False)
+        "mail.example",
+        587,
+        "report@bot",
+        "s3cr:t",
+        True,
+        False,
+    )
     assert t.redacted() == "smtp://report%40bot:***@mail.example:587?starttls=true"
     assert "s3cr" not in repr(t) and "s3cr" not in t.redacted()
 
@@ -25,9 +31,14 @@ def test_defaults() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://u:hunter2@mail.example", "smtp://u:hunter2@", "smtp://u:hunter2@mail.example:587?starttls=maybe",
-     "smtp://u:hunter2@mail.example:587?tls=1", "smtps://u:hunter2@mail.example?starttls=true",
-     "smtp://u:hunter2@mail.example:99999"],
+    [
+        "http://u:hunter2@mail.example",
+        "smtp://u:hunter2@",
+        "smtp://u:hunter2@mail.example:587?starttls=maybe",
+        "smtp://u:hunter2@mail.example:587?tls=1",
+        "smtps://u:hunter2@mail.example?starttls=true",
+        "smtp://u:hunter2@mail.example:99999",
+    ],
 )
 def test_errors_never_echo_the_password(url: str) -> None:
     with pytest.raises(MailerError) as info:
@@ -37,5 +48,5 @@ def test_errors_never_echo_the_password(url: str) -> None:
 
 def test_redact() -> None:
     t = parse_smtp_url("smtp://u:p%40ss%20word@h:25")
-    text = f"535 bad credentials for p@ss word / p%40ss%20word"
+    text = "535 bad credentials for p@ss word / p%40ss%20word"
     assert redact(text, t.secrets()) == "535 bad credentials for *** / ***"

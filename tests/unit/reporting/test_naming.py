@@ -11,16 +11,38 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from pipeline.reporting.naming import (
-    UnsafePathError, attachment_name, client_report_paths, ensure_inside, safe_name,
+    UnsafePathError,
+    attachment_name,
+    client_report_paths,
+    ensure_inside,
+    safe_name,
 )
+from tests.support.budgets import examples
 
 SAFE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*-[0-9a-f]{10}$")
 
 
 @pytest.mark.parametrize(
     "account_id",
-    ["../../x", "..", ".", "/etc/passwd", "a/../../b", "C:\\Windows\\system32", "CON", "con", "NUL.txt",
-     "LPT1", "x" * 500, "東京エネルギー株式会社", "Ωμέγα ΑΕ", "", "   ", "\x00evil", "acme\r\nBcc: x"],
+    [
+        "../../x",
+        "..",
+        ".",
+        "/etc/passwd",
+        "a/../../b",
+        "C:\\Windows\\system32",
+        "CON",
+        "con",
+        "NUL.txt",
+        "LPT1",
+        "x" * 500,
+        "東京エネルギー株式会社",
+        "Ωμέγα ΑΕ",
+        "",
+        "   ",
+        "\x00evil",
+        "acme\r\nBcc: x",
+    ],
 )
 def test_hostile_ids_become_safe_names_inside_the_folder(tmp_path: Path, account_id: str) -> None:
     name = safe_name(account_id)
@@ -70,7 +92,7 @@ def test_attachment_name_is_ascii() -> None:
     assert attachment_name("東京", "2024-03") == "account-account-report-2024-03.pdf"
 
 
-@hsettings(max_examples=200, deadline=None)
+@hsettings(max_examples=examples(200), deadline=None)
 @given(st.text(min_size=0, max_size=300))
 def test_any_text_gives_a_safe_name(text: str) -> None:
     assert SAFE.match(safe_name(text))

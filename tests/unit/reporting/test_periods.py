@@ -17,8 +17,20 @@ def test_monthly_reports_every_month(month: int) -> None:
 
 @pytest.mark.parametrize(
     ("month", "expected"),
-    [(1, None), (2, None), (3, "2024-Q1"), (4, None), (5, None), (6, "2024-Q2"),
-     (7, None), (8, None), (9, "2024-Q3"), (10, None), (11, None), (12, "2024-Q4")],
+    [
+        (1, None),
+        (2, None),
+        (3, "2024-Q1"),
+        (4, None),
+        (5, None),
+        (6, "2024-Q2"),
+        (7, None),
+        (8, None),
+        (9, "2024-Q3"),
+        (10, None),
+        (11, None),
+        (12, "2024-Q4"),
+    ],
 )
 def test_quarterly_reports_only_when_a_quarter_closes(month: int, expected: str | None) -> None:
     p = report_period("quarterly", date(2024, month, 1))
@@ -37,7 +49,12 @@ def test_quarter_covers_its_three_months_and_compares_with_the_right_quarters() 
 
 def test_month_period_labels_and_neighbours() -> None:
     m = month_period(date(2024, 2, 1))
-    assert (m.key, m.label, m.span_label, m.end) == ("2024-02", "February 2024", "1 – 29 February 2024", date(2024, 2, 29))
+    assert (m.key, m.label, m.span_label, m.end) == (
+        "2024-02",
+        "February 2024",
+        "1 – 29 February 2024",
+        date(2024, 2, 29),
+    )
     assert m.previous().key == "2024-01" and m.year_ago().key == "2023-02"
     assert quarter_period(date(2023, 12, 1)).previous().key == "2023-Q3"
 

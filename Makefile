@@ -4,7 +4,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 # uv from PATH, else as a module (pip may have put it outside PATH).
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: setup demo test check lint format ui run bench clean
+.PHONY: setup demo test check check-tests lint format ui run bench clean
 
 setup:
 	@if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then \
@@ -30,8 +30,7 @@ format: setup
 	$(UV) run ruff format pipeline tests
 
 # A developer's loop: the house rules, then the fast tier of the tests (no slow ones, small Hypothesis budgets).
-check: lint
-	HYPOTHESIS_PROFILE=dev $(UV) run pytest -m "not slow" -n 2
+check: lint check-tests
 
 # Everything, at the full Hypothesis budgets, on two workers (pytest-xdist; tests that share a
 # server or a shared run stay on one worker through xdist_group, see pyproject.toml).
@@ -39,7 +38,6 @@ test: setup
 	HYPOTHESIS_PROFILE=ci $(UV) run pytest -n 2
 
 # The fast tier alone (no lint): unit and in-process integration tests, small Hypothesis budgets.
-.PHONY: check-tests
 check-tests: setup
 	HYPOTHESIS_PROFILE=dev $(UV) run pytest -m "not slow" -n 2
 

@@ -227,6 +227,9 @@ DUCKDB_TYPES = {
     "email": "VARCHAR",
     "email_list": "VARCHAR",
     "date": "DATE",
+    # YYYY-MM: TRY_CAST reads it as NULL, which leaves the bound doing less than staging
+    # (parsing the month), as a lower bound should.
+    "month": "DATE",
     "timestamp": "TIMESTAMPTZ",
     "money": "DECIMAL(18,4)",
     "number": "DECIMAL(18,6)",

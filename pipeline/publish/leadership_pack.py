@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.files import intact
-from pipeline.publish.client_reports import RendersDocuments
+from pipeline.publish.documents import RendersDocuments
 from pipeline.reporting.naming import pack_paths
 from pipeline.reporting.pack.context import CHART_BUILDER, TEMPLATE, build_leadership_context
 from pipeline.reporting.pack.markdown import summary_markdown

@@ -229,6 +229,7 @@ def test_a_worker_killed_mid_render_loses_nothing_and_writes_nothing_twice(tmp_p
     from distributed import Client
 
     import pipeline.publish.client_reports as client_reports
+    import pipeline.publish.documents as documents
     from pipeline.resources.renderer.pool import Renderer
     from pipeline.resources.warehouse import Warehouse
     from pipeline.settings import Settings
@@ -249,11 +250,17 @@ def test_a_worker_killed_mid_render_loses_nothing_and_writes_nothing_twice(tmp_p
         assert renderer.workers == 2
         writes: Counter[str] = Counter()
         killed: dict[str, object] = {}
-        real_write = client_reports.write_rendered
+        real_write, real_build = documents.write_rendered, client_reports.build_client_context
+        built = [0]
+
+        def build(*args, **kwargs):
+            built[0] += 1
+            return real_build(*args, **kwargs)
 
         def write_and_kill(result, root):
             writes[result.key] += 1
             if not killed:  # the first result: SIGKILL a worker that has jobs in flight
+                killed["contexts_built"] = built[0]
                 busy = {w: keys for w, keys in observer.processing().items() if keys}
                 assert busy, "no job in flight when the first result came back"
                 victim = sorted(busy)[0]
@@ -261,7 +268,8 @@ def test_a_worker_killed_mid_render_loses_nothing_and_writes_nothing_twice(tmp_p
                 killed.update(worker=victim, in_flight=list(busy[victim]))
             return real_write(result, root)
 
-        monkeypatch.setattr(client_reports, "write_rendered", write_and_kill)
+        monkeypatch.setattr(documents, "write_rendered", write_and_kill)
+        monkeypatch.setattr(client_reports, "build_client_context", build)
         try:
             summary = client_reports.produce_client_reports(wh, settings, MARCH, renderer)
         finally:
@@ -271,6 +279,7 @@ def test_a_worker_killed_mid_render_loses_nothing_and_writes_nothing_twice(tmp_p
         survivors = worker_counts(cluster.address)
 
     assert killed["in_flight"], "the killed worker had nothing in flight"
+    assert killed["contexts_built"] < n == built[0], "rendering did not start before the last context was built"
     assert killed["worker"] not in survivors and len(survivors) == 1
     assert (summary.rendered, summary.failed) == (n, 0), summary.failures
     assert writes == Counter({key: 1 for key in expected}), "a report was written twice or not at all"

@@ -194,6 +194,9 @@ def test_no_file_is_written_outside_the_reports_and_outbox_folders(produced) -> 
         out.settings.outbox_dir,
         data / "warehouse.duckdb",
         data / "warehouse.duckdb.wal",
+        data / "ledger.sqlite",  # the ledger of deliveries, beside the warehouse (and its WAL while open)
+        data / "ledger.sqlite-wal",
+        data / "ledger.sqlite-shm",
     ]
     assert files_outside(root, allowed) == []
     folders = sorted(p.name for p in (out.settings.reports_dir / PERIOD / "clients").iterdir())

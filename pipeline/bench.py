@@ -404,9 +404,11 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
             continue
         if ev.event_type == dg.DagsterEventType.STEP_START:
             started[ev.step_key] = entry.timestamp
-        elif ev.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            if ev.step_key in started:
-                seconds[ev.step_key] = entry.timestamp - started[ev.step_key]
+        elif (
+            ev.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+            and ev.step_key in started
+        ):
+            seconds[ev.step_key] = entry.timestamp - started[ev.step_key]
     return seconds
 
 

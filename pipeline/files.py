@@ -8,6 +8,7 @@ are still there with the bytes that were recorded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -50,10 +51,8 @@ def atomic_write(files: list[tuple[Path, bytes]]) -> None:
             os.replace(tmp, path)
     except BaseException:
         for tmp, _ in staged:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            except FileNotFoundError:
-                pass
         raise
 
 

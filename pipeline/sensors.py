@@ -116,6 +116,8 @@ def failure_alert(instance: dg.DagsterInstance, run: dg.DagsterRun, failure_even
     steps = []
     for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
         event = entry.dagster_event
+        if event is None:
+            continue
         data = event.step_failure_data
         if data.user_failure_data is not None and data.user_failure_data.description:
             message = data.user_failure_data.description
@@ -127,8 +129,7 @@ def failure_alert(instance: dg.DagsterInstance, run: dg.DagsterRun, failure_even
         for entry in instance.all_logs(
             run.run_id, of_type={dg.DagsterEventType.RESOURCE_INIT_FAILURE, dg.DagsterEventType.RUN_FAILURE}
         ):
-            data = entry.dagster_event.event_specific_data
-            error = getattr(data, "error", None)
+            error = getattr(entry.dagster_event and entry.dagster_event.event_specific_data, "error", None)
             if error is not None:
                 reason = _innermost(error)
                 break

@@ -14,6 +14,7 @@ warehouse without that table has no goals, so goal_behind raises nothing.
 """
 
 from datetime import date
+from typing import Any
 
 import polars as pl
 from dagster import (
@@ -67,12 +68,14 @@ class AlertInputs:
 
     def __init__(self, wh: Warehouse, month: date) -> None:
         self.account_monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
-        self.account_health = read_months_as_stored(wh, "marts.account_health", month)
+        health = read_months_as_stored(wh, "marts.account_health", month)
         self.goals = read_months_as_stored(wh, "marts.account_goals", month)  # None: no goals yet
         self.accounts = read_staging(wh, "accounts")
         self.responses = read_staging(wh, "responses")
-        if self.account_health is None:
-            self.account_health = pl.DataFrame(
+        self.account_health: pl.DataFrame = (
+            health
+            if health is not None
+            else pl.DataFrame(
                 schema={
                     "account_id": pl.String(),
                     "month": pl.Date(),
@@ -82,6 +85,7 @@ class AlertInputs:
                     "drivers": pl.String(),
                 }
             )
+        )
 
 
 def _alert_metadata(alerts: pl.DataFrame, monthly: pl.DataFrame, month: date) -> dict:
@@ -136,7 +140,7 @@ def _ideas_check(ideas: pl.DataFrame, min_peers: int, min_share: float, max_idea
 
 
 def build_alert_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
-    common = dict(
+    common: dict[str, Any] = dict(
         group_name="marts",
         kinds={"duckdb", "polars"},
         owners=OWNERS,

@@ -49,7 +49,7 @@ def _manifest_markdown(summary: BooksSummary, limit: int = 25) -> str:
             for r in summary.rows
         ]
     )
-    return md(frame, limit).value
+    return str(md(frame, limit).value)
 
 
 def build_book_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:

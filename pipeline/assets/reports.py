@@ -8,6 +8,7 @@ WeasyPrint workers).
 from datetime import date
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -35,7 +36,7 @@ UPSTREAM = (
 )
 
 
-def partition_months(context: AssetExecutionContext) -> list[date]:
+def partition_months(context: AssetExecutionContext | AssetCheckExecutionContext) -> list[date]:
     """The run's months: one partition, or every month of a single-run backfill range."""
     if context.has_partition_key_range:
         return [month_of_partition(k) for k in context.partition_keys]

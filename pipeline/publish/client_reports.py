@@ -92,7 +92,7 @@ def produce_client_reports(
         template=TEMPLATE,
         chart_builder=CHART_BUILDER,
         fingerprint=render_fingerprint(
-            renderer.templates_dir, TEMPLATE_FILES + (settings.branding.logo_file,), CLIENT_CODE
+            renderer.templates_dir, (*TEMPLATE_FILES, settings.branding.logo_file), CLIENT_CODE
         ),
         previous={r["account_id"]: r for r in read_manifest(warehouse, period_key, KIND).iter_rows(named=True)},
         force=force,

@@ -742,7 +742,7 @@ def _alert_mail(alert: dict, manager: dict, settings: Settings) -> Compose:
                 severity=alert["severity"],
                 rule_label=RULE_LABELS.get(alert["rule"], alert["rule"]),
                 message=alert["message"],
-                details=alert.get("details") if alert["rule"] in ("detractor", "goal_behind") else "",
+                details=(alert.get("details") or "") if alert["rule"] in ("detractor", "goal_behind") else "",
             ),
             now=now,
         )

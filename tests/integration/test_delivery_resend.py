@@ -123,7 +123,7 @@ def test_errors_for_a_failed_render_no_recipients_no_approval_and_no_name(data) 
     with pytest.raises(ResendError, match="waiting for an operator's approval"):
         resend(wh, replace(settings, require_approval=True))
 
-    with pytest.raises(ResendError, match="GLOBEX-9 has no recipients to resend to: .*line break"):
+    with pytest.raises(ResendError, match=r"GLOBEX-9 has no recipients to resend to: .*line break"):
         resend(wh, settings, "GLOBEX-9")
     manifest = read_manifest(wh, "2024-03")
     rows = [

@@ -129,7 +129,7 @@ def test_bom_and_upper_case_codes_and_headers_load(warehouse, data_dir, write_cs
 def test_empty_cadence_defaults_to_monthly(warehouse, data_dir, write_csv):
     base_crm(write_csv)
     res = load_and_stage(warehouse, data_dir, ["account_managers", "accounts"])
-    assert dict(zip(res["accounts"].frame["account_id"], res["accounts"].frame["report_cadence"])) == {
+    assert dict(zip(res["accounts"].frame["account_id"], res["accounts"].frame["report_cadence"], strict=True)) == {
         "A1": "monthly",
         "A2": "quarterly",
     }

@@ -275,7 +275,7 @@ def test_no_churn_month_renders_and_states_month_currency_and_page_on_every_page
 
 def test_first_month_with_no_history_shows_na_not_zero(tmp_path, doc_renderer):
     wh = first_month(tmp_path / "warehouse.duckdb")
-    ctx, result = render(wh, tmp_path / "reports", doc_renderer)
+    _ctx, result = render(wh, tmp_path / "reports", doc_renderer)
     html = Path(result.html_path).read_text(encoding="utf-8")
     assert "12-month cohort n/a" in html
     assert "MRR is $700 in the first month of data: $700 new." in html

@@ -164,7 +164,7 @@ def manifest(db: Path, period: str) -> dict[tuple[str, str], dict]:
             [period],
         )
         names = [d[0] for d in cur.description]
-        return {(r[0], r[1]): dict(zip(names, r)) for r in cur.fetchall()}
+        return {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in cur.fetchall()}
     finally:
         con.close()
 

@@ -102,7 +102,7 @@ def test_two_clients_each_see_their_own_data_only(tmp_path: Path, renderer: Rend
             flat = re.sub(r"\s+", " ", text)
             for w in words:
                 assert w in flat, f"{w!r} missing from {account_id}'s {kind}"
-            for w in others + ["GLOBEX" if account_id == "ACME-1" else "ACME"]:
+            for w in [*others, "GLOBEX" if account_id == "ACME-1" else "ACME"]:
                 assert w not in flat, f"{w!r} of another client in {account_id}'s {kind}"
             assert "Account health" not in flat and "Health score" not in flat  # off by default
 

@@ -216,7 +216,7 @@ def test_regressions_found_by_this_suite(tmp_path):
     )
     assert frame["subscription_id"].to_list() == ["S1", "S2", "S3"]
     # a file without a header row whose first row repeats a value was reported as a repeated column
-    with pytest.raises(LandingFileError, match="missing the required column.*first line must be the header"):
+    with pytest.raises(LandingFileError, match=r"missing the required column.*first line must be the header"):
         read(subs, f"{row}\nS2,RXA1,Core,2024-01-01,,10,usd\n".replace("Core", "10").encode(), "nohead")
     # a ragged row named no row; UTF-16 was called "not UTF-8 (byte 0)"
     with pytest.raises(LandingFileError, match="data row 2 has 8 fields but the header has 7"):
@@ -286,7 +286,8 @@ def test_generated_files_never_crash_and_always_balance():
             @given(files=st.lists(generated_file(source), min_size=1, max_size=3))
             def prop(files):
                 _count("hypothesis examples (pure)")
-                _stage_generated(Path(d) / f"{source.name}-{next(counter)}", source, files)
+                # called at once below, inside this iteration: the loop variables are current
+                _stage_generated(Path(d) / f"{source.name}-{next(counter)}", source, files)  # noqa: B023
 
             prop()
 
@@ -422,7 +423,7 @@ def test_cli_run_with_a_landing_folder_full_of_bad_files(bad_landing):
     assert first.returncode == 1, out[-3000:]
     assert not leaks(out), out[-3000:]
     for _path, rel, case in expected["unreadable"]:
-        line = next((l for l in out.splitlines() if rel in l), None)
+        line = next((ln for ln in out.splitlines() if rel in ln), None)
         assert line is not None, f"{rel} ({case.name}) is not named in the operator's output"
         assert case.error in line, (case.name, line)
     for source in SOURCES:

@@ -83,7 +83,7 @@ def test_two_runs_at_once_serialize_or_one_fails_fast_and_nothing_breaks(
         assert rc == 0 or (rc == 1 and LOCKED in err), err[-2000:]
     failed = [e for e in ended if e[0] != 0]
     assert len(failed) <= 1, "both runs failed"
-    for rc, out, err in failed:
+    for _rc, out, err in failed:
         # Failed fast: at the start, before any step ran, with one plain line.
         assert "Running monthly_close" not in out and "ok " not in out
         assert err.strip().count("\n") == 0 and err.startswith("error: " + LOCKED)

@@ -87,7 +87,7 @@ def test_kill_points_during_ingest_marts_rendering_and_delivery_lose_and_double_
 
     runs = [r for r in results if r["target"] != "inspect"]
     assert len(runs) == len(kills) + 1
-    for (target, n, _), result, step in zip(kills, runs, [s for s in steps if s["target"] != "inspect"]):
+    for (target, n, _), result, step in zip(kills, runs, [s for s in steps if s["target"] != "inspect"], strict=True):
         assert result["killed"], f"{target} #{n} was never reached (exit {result['rc']}):\n{log_of(step)[-2000:]}"
     final = runs[-1]
     assert final["rc"] == 0, log_of(steps[-1])[-3000:]
@@ -96,7 +96,7 @@ def test_kill_points_during_ingest_marts_rendering_and_delivery_lose_and_double_
     # After every kill the warehouse opens, and no file's raw rows are there without
     # their ops.loads record (or the other way round): each load is one transaction.
     states = [json.loads((root / f"state-{i:02d}.json").read_text()) for i in range(len(kills))]
-    for (target, n, _), state in zip(kills, states):
+    for (target, n, _), state in zip(kills, states, strict=True):
         assert state["raw_without_load"] == [], (target, n, state["raw_without_load"])
         assert state["loads_without_raw"] == [], (target, n, state["loads_without_raw"])
     # The first write of the staging table and of marts.account_monthly were killed
@@ -197,7 +197,7 @@ def test_smtp_kills_never_send_twice_and_flag_what_may_not_have_left(base: Path,
 
         # The operator's procedure (README): settle the one that never left as failed (it
         # is retried) and the one that left as sent; the next run sends exactly one.
-        for (key,), outcome in zip(pending, ("--failed", "--sent")):  # killed before / after the hand-over
+        for (key,), outcome in zip(pending, ("--failed", "--sent"), strict=True):  # killed before / after the hand-over
             settled = cli(["ledger", "settle", "--key", key[:16], "--by", "ops", outcome], env)
             assert settled.returncode == 0, settled.stderr[-2000:]
         results = run_plan(root, env, [{"target": "none", "argv": deliver, "log": str(root / "logs" / "last.log")}])

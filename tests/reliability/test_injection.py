@@ -147,7 +147,7 @@ def test_the_text_fields_come_from_the_contract() -> None:
 
 @pytest.mark.slow
 def test_client_reports_show_payloads_as_inert_text_and_only_their_own_client(produced) -> None:
-    root, hostile, out, manifest = produced
+    _root, hostile, out, manifest = produced
     reports = out.settings.reports_dir
     victim_html = (reports / manifest[VICTIM]["html_path"]).read_text(encoding="utf-8")
     allowed = {t for t, _ in elements(victim_html)}
@@ -187,7 +187,7 @@ def test_client_reports_show_payloads_as_inert_text_and_only_their_own_client(pr
 
 @pytest.mark.slow
 def test_no_file_is_written_outside_the_reports_and_outbox_folders(produced) -> None:
-    root, hostile, out, manifest = produced
+    root, hostile, out, _manifest = produced
     data = out.settings.data_dir
     allowed = [
         out.settings.reports_dir,
@@ -212,7 +212,7 @@ def test_no_file_is_written_outside_the_reports_and_outbox_folders(produced) -> 
 
 @pytest.mark.slow
 def test_the_leadership_pack_shows_every_payload_as_inert_text(produced) -> None:
-    root, hostile, out, manifest = produced
+    _root, hostile, out, _manifest = produced
     html = out.pack.html_path.read_text(encoding="utf-8")
     text, pdf = html_text(html), squash(pdf_text(out.pack.pdf_path))
     assert_inert_html(html, "pack")
@@ -240,7 +240,7 @@ def header_names(raw: bytes) -> list[str]:
 
 @pytest.mark.slow
 def test_emails_carry_no_injected_header_and_only_their_own_client(produced) -> None:
-    root, hostile, out, manifest = produced
+    _root, hostile, out, manifest = produced
     emls = sorted(out.settings.outbox_dir.rglob("*.eml"))
     by_to: dict[str, list] = {}
     for path in emls:
@@ -277,7 +277,7 @@ def test_emails_carry_no_injected_header_and_only_their_own_client(produced) -> 
 
 @pytest.mark.slow
 def test_a_leadership_list_with_a_line_break_is_rejected_with_its_reason(produced) -> None:
-    root, hostile, out, manifest = produced
+    _root, _hostile, out, _manifest = produced
     before = sorted(out.settings.outbox_dir.rglob("*.eml"))
     settings = replace(out.settings, leadership_recipients=("boss@northwind.example\r\nBcc: evil@attacker.example",))
     summary = deliver_leadership_pack(out.warehouse, settings, MARCH, OutboxMailer(settings.outbox_dir))
@@ -510,7 +510,7 @@ def test_the_fetcher_refuses_every_way_out(templates: Path) -> None:
 
     with pytest.raises(RefusedURL):  # urllib's entry point goes through the same check
         fetcher.open(urllib.request.Request("http://127.0.0.1:9/x.css"))
-    assert fetcher.refused == refused + ["http://127.0.0.1:9/x.css"]
+    assert fetcher.refused == [*refused, "http://127.0.0.1:9/x.css"]
     assert fetcher.fetch(f"{base}/assets/logo.svg").read().startswith(b"<svg")
 
 

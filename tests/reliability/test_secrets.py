@@ -151,7 +151,7 @@ def dump_warehouse(path: Path) -> dict[tuple[str, str], str]:
 
 
 def test_the_runs_did_what_they_should(runs) -> None:
-    root, outs, inbox, snapshots = runs
+    _root, outs, inbox, _snapshots = runs
     for name in ("auth rejected", "delivered"):
         assert outs[name].returncode == 0, (name, outs[name].stderr)
     assert len(inbox.messages) == 2  # the two reports, once, after the login worked
@@ -162,7 +162,7 @@ def test_the_runs_did_what_they_should(runs) -> None:
 
 
 def test_no_password_in_cli_output(runs) -> None:
-    root, outs, inbox, snapshots = runs
+    _root, outs, _inbox, _snapshots = runs
     for name, out in outs.items():
         for needle in needles(PASSWORD, WRONG):
             assert needle not in out.stdout + out.stderr, (name, needle)
@@ -176,7 +176,7 @@ def test_no_password_in_the_dagster_instance(runs) -> None:
     from dagster import DagsterInstance
     from dagster._serdes import serialize_value
 
-    root, outs, inbox, snapshots = runs
+    root, _outs, _inbox, _snapshots = runs
     seen = {"events": 0, "materializations": 0, "runs": 0}
     with DagsterInstance.from_config(str(root / "home")) as instance:
         dagster_runs = instance.get_runs()
@@ -203,7 +203,7 @@ def test_no_password_in_the_dagster_instance(runs) -> None:
 
 
 def test_no_password_in_the_warehouse_or_the_data_folder(runs) -> None:
-    root, outs, inbox, snapshots = runs
+    root, _outs, inbox, snapshots = runs
     assert all(("ops", "deliveries") in snap for snap in snapshots.values())
     blob = "\n".join(text for snap in snapshots.values() for text in snap.values())
     # The errors are recorded (redacted) after each failing run.
@@ -271,7 +271,7 @@ def test_a_non_ascii_password_fails_the_delivery_with_a_reason_and_no_leak(smtp_
     """Regression: SMTP AUTH cannot send a non-ASCII password; smtplib raised a
     UnicodeEncodeError (holding the password) out of the mailer, crashing the delivery
     step and leaving the claim 'sending'. Now it is a failed send with a plain reason."""
-    inbox, port = smtp_server
+    _inbox, port = smtp_server
     password = PASSWORD + "-\u00e4\u00df"
     mailer = SmtpMailer(parse_smtp_url(smtp_url(password, port)), timeout=5)
     message = EmailMessage()
@@ -279,5 +279,5 @@ def test_a_non_ascii_password_fails_the_delivery_with_a_reason_and_no_leak(smtp_
     message.set_content("x")
     outcome = mailer.send(message, "c@d.example", "key", "folder")
     assert not outcome.ok and "not ASCII" in outcome.error
-    for needle in needles(password) + [password[-6:]]:
+    for needle in [*needles(password), password[-6:]]:
         assert needle not in outcome.error

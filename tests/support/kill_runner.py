@@ -17,6 +17,7 @@ code and the kill point was not reached); a killed step notes where it died in `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -39,10 +40,8 @@ import pipeline.resources.renderer.worker
 import pipeline.store.loading
 from pipeline.resources.warehouse import Warehouse
 
-try:  # warm WeasyPrint too (in-process rendering of the ``render_rename`` target)
+with contextlib.suppress(Exception):  # warm WeasyPrint too (in-process rendering of the ``render_rename`` target)
     import weasyprint  # noqa: F401
-except Exception:
-    pass
 
 
 NOTE = {"path": ""}  # where the child notes its kill point (Dagster captures a step's stdout)

@@ -51,7 +51,7 @@ def test_timestamps_with_and_without_offsets_are_stored_in_utc():
         ),
         ACC,
     )
-    got = dict(zip(r.frame["activity_id"], r.frame["occurred_at"]))
+    got = dict(zip(r.frame["activity_id"], r.frame["occurred_at"], strict=True))
     assert got == {
         "1": datetime(2024, 4, 1, 1, 30, tzinfo=UTC),  # belongs to 1 April in UTC
         "2": datetime(2024, 3, 5, 14, 30, tzinfo=UTC),
@@ -77,7 +77,7 @@ def test_booleans_defaults_and_emails():
         ),
         ACC,
     )
-    assert dict(zip(r.frame["contact_id"], r.frame["is_primary"])) == {"1": True, "2": False, "3": False}
+    assert dict(zip(r.frame["contact_id"], r.frame["is_primary"], strict=True)) == {"1": True, "2": False, "3": False}
     assert r.frame.filter(pl.col("contact_id") == "2")["email"].item() == "b@example.org"
     assert reasons(r) == {(4, "is_primary"): "not true or false", (5, "email"): "not an e-mail address"}
 
@@ -95,7 +95,10 @@ def test_money_is_exact_and_malformed_numbers_are_rejected():
         for i, v in enumerate(["0.10", "1234.5", "1,234.50", "$12", "1e3", "-5", "99999999999999"], start=1)
     ]
     r = stage_source(source("subscriptions"), raw("subscriptions", rows), ACC)
-    assert dict(zip(r.frame["subscription_id"], r.frame["mrr"])) == {"1": Decimal("0.1000"), "2": Decimal("1234.5000")}
+    assert dict(zip(r.frame["subscription_id"], r.frame["mrr"], strict=True)) == {
+        "1": Decimal("0.1000"),
+        "2": Decimal("1234.5000"),
+    }
     why = reasons(r)
     assert why[(3, "mrr")].startswith("not a number") and why[(4, "mrr")].startswith("not a number")
     assert why[(5, "mrr")].startswith("not a number")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -168,7 +168,7 @@ def _accounts(mine: BookInputs) -> list[dict[str, Any]]:
                 "overdue_amount": _dec(r.get("overdue_amount")),
             }
         )
-    rows.sort(key=lambda a: (-a["mrr"], a["name"], a["account_id"]))
+    rows.sort(key=lambda a: (-cast(Decimal, a["mrr"]), a["name"], a["account_id"]))
     return rows
 
 
@@ -383,10 +383,10 @@ def _trend(mine: BookInputs) -> dict[str, Any]:
 
 
 def _data_as_of(mine: BookInputs) -> date | None:
-    latest: datetime | None = None
-    if mine.accounts.height and "_loaded_at" in mine.accounts.columns:
-        latest = mine.accounts["_loaded_at"].max()
-    return latest.astimezone(UTC).date() if latest is not None else None
+    if not (mine.accounts.height and "_loaded_at" in mine.accounts.columns):
+        return None
+    latest = mine.accounts["_loaded_at"].max()
+    return latest.astimezone(UTC).date() if isinstance(latest, datetime) else None
 
 
 def _brand_color(value: str, default: str) -> str:

@@ -167,12 +167,12 @@ def _attention_row(
         was = {"green": "was green", "insufficient_data": "had low data"}.get(before or "", "new this month")
         if r.get("score_before") is not None:
             was += f" at {fmt.score(r['score_before'], 1)} last month"
-        why = [was] + drivers[:1]
+        why = [was, *drivers[:1]]
     else:
         why = drivers[:2]
     if r.get("override_band") is not None:
         reason = _text(r.get("override_reason"), 100)
-        why = [f"band set to {r['override_band']} by override" + (f": {reason}" if reason else "")] + why[:1]
+        why = [f"band set to {r['override_band']} by override" + (f": {reason}" if reason else ""), *why[:1]]
     renewal_days = r.get("days_to_renewal")
     return {
         "account_id": _text(r["account_id"], 60),

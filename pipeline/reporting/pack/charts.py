@@ -86,7 +86,7 @@ def band_sparkline(bands: dict[str, Sequence[float | None]]) -> str | None:
         for b in order:
             heights = [((bands[b][i] or 0) / totals[i]) if totals[i] else 0.0 for i in range(n)]
             ax.bar(range(n), heights, bottom=bottom, color=BAND_COLORS[b], width=0.8, linewidth=0)
-            bottom = [x + h for x, h in zip(bottom, heights)]
+            bottom = [x + h for x, h in zip(bottom, heights, strict=True)]
         ax.set_ylim(0, 1)
         ax.set_xlim(-0.6, n - 0.4)
         ax.axis("off")
@@ -191,12 +191,12 @@ def movements_chart(months: Sequence[date], movements: dict[str, Sequence[float 
             ax.bar(
                 x, data[name], bottom=up, color=MOVEMENT_COLORS[name], width=0.66, linewidth=0, label=name.capitalize()
             )
-            up = [a + b for a, b in zip(up, data[name])]
+            up = [a + b for a, b in zip(up, data[name], strict=True)]
         down = [0.0] * n
         for name in ("contraction", "churn"):
             vals = [-v for v in data[name]]
             ax.bar(x, vals, bottom=down, color=MOVEMENT_COLORS[name], width=0.66, linewidth=0, label=name.capitalize())
-            down = [a + b for a, b in zip(down, vals)]
+            down = [a + b for a, b in zip(down, vals, strict=True)]
         have = [i for i in x if any(movements[k][i] is not None for k in movements)]
         net = [up[i] + down[i] for i in have]
         ax.plot(have, net, color=INK, linewidth=0, marker="D", markersize=2.8, label="Net change")
@@ -242,7 +242,7 @@ def bands_chart(months: Sequence[date], bands: dict[str, Sequence[float | None]]
         bottom = [0.0] * n
         for b in order:
             ax.bar(range(n), data[b], bottom=bottom, color=BAND_COLORS[b], width=0.66, linewidth=0, label=labels[b])
-            bottom = [a + v for a, v in zip(bottom, data[b])]
+            bottom = [a + v for a, v in zip(bottom, data[b], strict=True)]
         ax.set_xticks(range(n), month_labels(list(months), every=3))
         ax.yaxis.set_major_locator(MaxNLocator(4, integer=True))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))

@@ -88,7 +88,7 @@ def trend_months(month: date, n: int = TREND_MONTHS) -> list[date]:
 
 def series(rows: pl.DataFrame, column: str, months: Sequence[date]) -> list[float | None]:
     """One value per month (None where the mart has no row or the value is null)."""
-    by_month = {} if rows.is_empty() else dict(zip(rows["month"].to_list(), rows[column].to_list()))
+    by_month = {} if rows.is_empty() else dict(zip(rows["month"].to_list(), rows[column].to_list(), strict=True))
     return [None if by_month.get(m) is None else float(by_month[m]) for m in months]
 
 

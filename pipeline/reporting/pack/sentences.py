@@ -213,7 +213,7 @@ def brief_sentences(
     """The "In brief" box: what moved MRR, retention, health and who needs attention."""
     f = Fmt(currency)
     prev_month, year_month = add_months(month, -1), add_months(month, -12)
-    lists = {l["key"]: l for l in attention["lists"]}
+    lists = {lst["key"]: lst for lst in attention["lists"]}
     brief = [kpis[0]["sentence"]]
     nrr, grr = now["nrr_1m"], now["grr_1m"]
     if nrr is not None:

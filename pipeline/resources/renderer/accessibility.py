@@ -48,7 +48,7 @@ def add_header_scopes(pdf: bytes) -> bytes:
     """The PDF with a ``/Scope`` on every table header cell that has none (see the module)."""
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         root = doc.Root.get("/StructTreeRoot")
-        if root is None:
+        if not isinstance(root, pikepdf.Dictionary):
             return pdf
         changed = False
         seen: set[tuple[int, int]] = set()

@@ -20,6 +20,7 @@ never a silent fall-back to local rendering.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import threading
@@ -141,10 +142,8 @@ class DaskCluster:
 
     def _window(self, client) -> int:
         if time.monotonic() - self._slots_checked > CHECK_EVERY:
-            try:
+            with contextlib.suppress(Exception):
                 self.workers = len(client.nthreads()) or self.workers
-            except Exception:
-                pass
             self._slots_checked = time.monotonic()
         return max(8, JOBS_PER_WORKER * self.workers)
 
@@ -225,10 +224,8 @@ class DaskCluster:
 
     def _close_client(self) -> None:
         if self._client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._client.close(timeout=5)
-            except Exception:
-                pass
             self._client = None
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ language come from the template's ``<title>``, ``<meta name=author>`` and ``<htm
 from __future__ import annotations
 
 import base64
+import contextlib
 import html as html_lib
 import importlib
 import os
@@ -301,10 +302,8 @@ def init_worker(templates_dir: str) -> None:
     except Exception as exc:
         _WORKER, _WORKER_ERROR = None, f"{type(exc).__name__}: {exc}"
         return
-    try:
+    with contextlib.suppress(Exception):
         import pipeline.reporting.client.charts  # noqa: F401 - warm matplotlib too
-    except Exception:
-        pass
 
 
 def run_job(job: RenderJob) -> RenderResult:

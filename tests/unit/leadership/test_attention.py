@@ -84,7 +84,7 @@ def _case():
 def lists():
     h, m, a = _case()
     result = attention_lists(h, m, a, MONTH, 1000.0, "usd")
-    return {l["key"]: l for l in result["lists"]}, result
+    return {lst["key"]: lst for lst in result["lists"]}, result
 
 
 def ids(lst):
@@ -126,14 +126,14 @@ def test_rows_carry_manager_name_tier_and_counts(lists):
     assert row["tier"] == "Key"
     assert row["name"] == "Name of red_big_customer"
     assert by["red"]["count"] == 3 and by["red"]["more"] == 0
-    flagged = {r for l in by.values() for r in ids(l)}
+    flagged = {r for lst in by.values() for r in ids(lst)}
     assert result["accounts_flagged"] == len(flagged)
 
 
 def test_long_lists_show_the_first_n_and_count_the_rest():
     h, m, a = _case()
     result = attention_lists(h, m, a, MONTH, 1000.0, "usd", limit=1)
-    red = {l["key"]: l for l in result["lists"]}["red"]
+    red = {lst["key"]: lst for lst in result["lists"]}["red"]
     assert ids(red) == ["red_big_customer"]
     assert red["more"] == 2
     assert red["more_mrr"] == 510

@@ -266,7 +266,7 @@ def test_the_input_hash_moves_with_the_data_and_only_then(wh: Warehouse, tmp_pat
 
 def test_missing_marts_are_reported_plainly(tmp_path: Path) -> None:
     empty = Warehouse(tmp_path / "empty.duckdb")
-    with pytest.raises(ReportDataError, match="marts.account_monthly"):
+    with pytest.raises(ReportDataError, match=r"marts\.account_monthly"):
         load_report_inputs(empty, MARCH, "usd", with_health=False)
 
 

@@ -14,7 +14,6 @@ warehouse without that table has no goals, so goal_behind raises nothing.
 """
 
 from datetime import date
-from typing import Any
 
 import polars as pl
 from dagster import (
@@ -23,7 +22,6 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
-    BackfillPolicy,
     MaterializeResult,
     PartitionsDefinition,
     asset,
@@ -31,8 +29,7 @@ from dagster import (
 
 from pipeline import checks
 from pipeline.assets.forecast import ACCOUNT_GOALS_KEY  # goal_behind reads it when the table exists
-from pipeline.assets.ingest import OWNERS
-from pipeline.assets.marts import ACCOUNT_HEALTH_KEY, ACCOUNT_MONTHLY_KEY, month_meta, report_build
+from pipeline.assets.marts import ACCOUNT_HEALTH_KEY, ACCOUNT_MONTHLY_KEY, mart_asset_options, month_meta, report_build
 from pipeline.code_fingerprint import code_fingerprint
 from pipeline.metadata import md
 from pipeline.partitions import reporting_month
@@ -140,13 +137,7 @@ def _ideas_check(ideas: pl.DataFrame, min_peers: int, min_share: float, max_idea
 
 
 def build_alert_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
-    common: dict[str, Any] = dict(
-        group_name="marts",
-        kinds={"duckdb", "polars"},
-        owners=OWNERS,
-        partitions_def=partitions_def,
-        backfill_policy=BackfillPolicy.single_run(),
-    )
+    common = mart_asset_options(partitions_def)
 
     @asset(
         key=ACCOUNT_ALERTS_KEY,

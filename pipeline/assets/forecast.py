@@ -9,15 +9,11 @@ in one transaction, or keeps the stored rows when nothing they are built from ch
 the rows written here.
 """
 
-from typing import Any
-
 import polars as pl
 from dagster import (
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
-    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
@@ -25,12 +21,13 @@ from dagster import (
 )
 
 from pipeline import checks
-from pipeline.assets.ingest import OWNERS
 from pipeline.assets.marts import (
     ACCOUNT_FORECAST_KEY,
     ACCOUNT_HEALTH_KEY,
     ACCOUNT_MONTHLY_KEY,
     BAND_RETENTION_KEY,
+    blocking_checks,
+    mart_asset_options,
     month_meta,
     report_build,
 )
@@ -56,16 +53,8 @@ ACCOUNT_GOALS_KEY = AssetKey(["marts", "account_goals"])
 
 
 def build_forecast_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
-    common: dict[str, Any] = dict(
-        group_name="marts",
-        kinds={"duckdb", "polars"},
-        owners=OWNERS,
-        partitions_def=partitions_def,
-        backfill_policy=BackfillPolicy.single_run(),
-    )
-
-    def specs(key: AssetKey, *items: tuple[str, str]) -> list[AssetCheckSpec]:
-        return [AssetCheckSpec(n, asset=key, description=d, blocking=True) for n, d in items]
+    common = mart_asset_options(partitions_def)
+    specs = blocking_checks
 
     @asset(
         key=BAND_RETENTION_KEY,

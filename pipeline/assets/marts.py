@@ -90,8 +90,10 @@ def month_meta(frame: pl.DataFrame, month: date) -> dict:
     }
 
 
-def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
-    common: dict[str, Any] = dict(
+def mart_asset_options(partitions_def: PartitionsDefinition) -> dict[str, Any]:
+    """What every mart asset shares (this module's, the forecast and goal marts', the alert
+    marts'): its group, kinds, owners and monthly partitions."""
+    return dict(
         group_name="marts",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
@@ -100,8 +102,16 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         backfill_policy=BackfillPolicy.single_run(),
     )
 
-    def specs(key: AssetKey, *items: tuple[str, str]) -> list[AssetCheckSpec]:
-        return [AssetCheckSpec(n, asset=key, description=d, blocking=True) for n, d in items]
+
+def blocking_checks(key: AssetKey, *items: tuple[str, str]) -> list[AssetCheckSpec]:
+    """Blocking check specs of a mart, from (name, description) pairs: a mart that fails
+    one holds back everything downstream of it (reports, e-mails)."""
+    return [AssetCheckSpec(n, asset=key, description=d, blocking=True) for n, d in items]
+
+
+def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
+    common = mart_asset_options(partitions_def)
+    specs = blocking_checks
 
     @asset(
         key=ACCOUNT_MONTHLY_KEY,

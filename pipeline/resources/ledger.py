@@ -439,23 +439,7 @@ class Ledger:
         """Write ``sending`` for a delivery (attempts + 1) before its message leaves; True
         when this call holds it: a new delivery, a failed one, or (``resume``) one left
         ``sending`` whose channel showed the message never left."""
-        stmt = self._insert(DELIVERIES).values(
-            delivery_key=record["key"],
-            kind=record["kind"],
-            account_id=record["account_id"],
-            period=record["period"],
-            recipient=record["recipient"],
-            content_hash=record.get("content_hash"),
-            report_sha256=record.get("sha256"),
-            status="sending",
-            attempts=1,
-            channel=record.get("channel"),
-            period_key=record.get("period_key"),
-            report_path=record.get("report_path"),
-            requested_by=record.get("requested_by"),
-            created_at=record["now"],
-            updated_at=record["now"],
-        )
+        stmt = self._insert(DELIVERIES).values(**_delivery_row(record, status="sending", attempts=1))
         claimable = ("failed", "sending") if resume else ("failed",)
         stmt = stmt.on_conflict_do_update(
             index_elements=[DELIVERIES.c.delivery_key],
@@ -483,22 +467,7 @@ class Ledger:
     def reject(self, record: Mapping[str, Any]) -> None:
         """Record a recipient that is not a usable address (not retried until it changes)."""
         stmt = self._insert(DELIVERIES).values(
-            delivery_key=record["key"],
-            kind=record["kind"],
-            account_id=record["account_id"],
-            period=record["period"],
-            recipient=record["recipient"],
-            content_hash=record.get("content_hash"),
-            report_sha256=record.get("sha256"),
-            status="rejected",
-            attempts=0,
-            channel=record.get("channel"),
-            error=record.get("error"),
-            period_key=record.get("period_key"),
-            report_path=record.get("report_path"),
-            requested_by=record.get("requested_by"),
-            created_at=record["now"],
-            updated_at=record["now"],
+            **_delivery_row(record, status="rejected", attempts=0), error=record.get("error")
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[DELIVERIES.c.delivery_key],
@@ -748,3 +717,24 @@ class Ledger:
             os.fsync(f.fileno())
         os.replace(part, target)
         return target
+
+
+def _delivery_row(record: Mapping[str, Any], status: str, attempts: int) -> dict[str, Any]:
+    """A new row of the deliveries table from a delivery record (claimed or rejected)."""
+    return {
+        "delivery_key": record["key"],
+        "kind": record["kind"],
+        "account_id": record["account_id"],
+        "period": record["period"],
+        "recipient": record["recipient"],
+        "content_hash": record.get("content_hash"),
+        "report_sha256": record.get("sha256"),
+        "status": status,
+        "attempts": attempts,
+        "channel": record.get("channel"),
+        "period_key": record.get("period_key"),
+        "report_path": record.get("report_path"),
+        "requested_by": record.get("requested_by"),
+        "created_at": record["now"],
+        "updated_at": record["now"],
+    }

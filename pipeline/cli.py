@@ -29,14 +29,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else settings.landing_dir
     end = parse_month(args.end_month) if args.end_month else None
     started = time.perf_counter()
-    summary = write_sample(
-        out,
-        accounts=args.accounts,
-        months=args.months,
-        seed=args.seed,
-        end_month=end,
-        reporting_currency=settings.reporting_currency,
-    )
+    try:
+        summary = write_sample(
+            out,
+            accounts=args.accounts,
+            months=args.months,
+            seed=args.seed,
+            end_month=end,
+            reporting_currency=settings.reporting_currency,
+            format=args.format,
+            values_of=args.values_of,
+        )
+    except ValueError as exc:
+        raise UserError(f"pipeline sample: {exc}.") from None
     print(f"Wrote a sample landing folder to {out} in {time.perf_counter() - started:.1f}s:")
     for name, rows in sorted(summary.rows.items()):
         print(f"  {name:<18} {rows:>10,} rows")
@@ -50,6 +55,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     month = parse_month(args.month) if args.month else last_complete_month()
+    _profiles()  # a profile that is not valid stops the run before it starts
     code = run_month(month, args.select)
     _print_where(month)
     return code
@@ -100,7 +106,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not has_files:
         print(f"No landing files in {landing}: writing the sample data first.")
         cmd_sample(
-            argparse.Namespace(accounts=args.accounts, months=args.months, seed=args.seed, out=None, end_month=None)
+            argparse.Namespace(
+                accounts=args.accounts,
+                months=args.months,
+                seed=args.seed,
+                out=None,
+                end_month=None,
+                format="contract",
+                values_of=None,
+            )
         )
     else:
         print(f"Using the landing files already in {landing}.")
@@ -355,6 +369,88 @@ def cmd_ledger_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- profiles
+
+
+def _profiles():
+    from pipeline.profiles import ProfileError
+    from pipeline.settings import load_settings
+    from pipeline.store.expressions import check_profiles
+
+    settings = load_settings()
+    try:
+        check_profiles(settings.profiles)
+    except ProfileError as exc:
+        raise UserError(str(exc)) from None
+    return settings
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    if args.profiles_command == "check":
+        return cmd_profiles_check(args)
+    settings = _profiles()
+    print(f"Export profiles ({len(settings.profiles)}); files go in {settings.landing_dir}/<folder>/:")
+    for p in settings.profiles:
+        print(f"  {p.name} ({p.origin}), folder {p.folder}/: {p.description}")
+        for f in p.files:
+            print(f"    {f.glob:<22} -> {f.source}")
+        if p.variables:
+            print("    settings: " + ", ".join(f"{k} = {v}" for k, v in p.variables))
+    return 0
+
+
+def cmd_profiles_check(args: argparse.Namespace) -> int:
+    from pipeline.profiles import ProfileError
+    from pipeline.store.profile_check import check_folder
+
+    settings = _profiles()
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise UserError(f"{root} is not a folder. Name the landing folder, or one system's folder in it.")
+    try:
+        checks = check_folder(root, settings.profiles, settings.zip_limits)
+    except ProfileError as exc:
+        raise UserError(str(exc)) from None
+    problems = 0
+    for pc in checks:
+        if pc.folder is None:
+            print(f"{pc.profile.name}: no folder {pc.profile.folder}/ in {root}")
+            continue
+        print(f"{pc.profile.name} ({pc.profile.origin}): {pc.folder}")
+        for error in pc.errors:
+            problems += 1
+            print(f"  REFUSED {error}")
+        for fc in pc.files:
+            if fc.error is not None or fc.plan is None:
+                problems += 1
+                print(f"  {fc.name} -> {fc.spec.source}: CANNOT READ: {fc.error}")
+                continue
+            plan = fc.plan
+            state = "ok" if plan.ok else "MISSING REQUIRED HEADERS"
+            print(f"  {fc.name} -> {fc.spec.source}: {state}")
+            reads = [f"{c} <- {', '.join(h) if h else '(profile value)'}" for c, h in plan.reads.items()]
+            print("    reads:   " + ("; ".join(reads) or "nothing"))
+            if plan.missing:
+                problems += 1
+                print("    missing: " + "; ".join(f"{h} (for {c})" for c, h in plan.missing))
+            if plan.nulls:
+                print("    empty (no header for them): " + ", ".join(plan.nulls))
+            if plan.absent:
+                print("    optional headers absent: " + ", ".join(plan.absent))
+            print("    ignored: " + (", ".join(plan.ignored) or "none"))
+        if pc.unrecognised:
+            print("  not read by this profile: " + ", ".join(pc.unrecognised))
+        if not pc.files and not pc.errors:
+            print("  no file matches this profile's file names (" + ", ".join(f.glob for f in pc.profile.files) + ")")
+    if problems:
+        raise UserError(
+            f"{problems} file(s) in {root} cannot be loaded as they are (see MISSING, REFUSED and CANNOT READ "
+            "above): export them with the headers listed, or change the profile in pipeline.toml."
+        )
+    print("Every recognised file can be loaded.")
+    return 0
+
+
 # ---------------------------------------------------------------- bench
 
 
@@ -389,6 +485,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     s.add_argument("--out", help="landing folder to write (default $PIPELINE_DATA_DIR/landing)")
     s.add_argument("--end-month", help="last month covered, YYYY-MM (default: last complete month)")
+    s.add_argument(
+        "--format",
+        default="contract",
+        help="contract (default), or systems joined by '+' whose exports to write: salesforce or hubspot, "
+        "stripe, zendesk (e.g. salesforce+stripe+zendesk); what none exports stays contract-shaped",
+    )
+    s.add_argument(
+        "--values-of",
+        metavar="SYSTEMS",
+        help="with --format contract: keep only what these systems' exports can carry (e.g. Zendesk's "
+        "Good/Bad CSAT as 5/1), to compare with a --format SYSTEMS sample of the same seed",
+    )
     s.set_defaults(func=cmd_sample)
 
     r = sub.add_parser("run", help="materialize every asset for one month through Dagster")
@@ -461,6 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--months", type=int, default=36)
     d.add_argument("--seed", type=int, default=7)
     d.set_defaults(func=cmd_demo)
+
+    pr = sub.add_parser("profiles", help="list the export profiles; `profiles check DIR`: what each would read there")
+    psub = pr.add_subparsers(dest="profiles_command", metavar="check")
+    pc = psub.add_parser("check", help="which files each profile recognises in DIR, what it reads, misses, ignores")
+    pc.add_argument("dir", metavar="DIR", help="a landing folder (one folder per system) or one system's folder")
+    pr.set_defaults(func=cmd_profiles, profiles_command=None)
 
     bn = sub.add_parser("bench", help="time the monthly close stage by stage against its floors")
     bn.add_argument("--accounts", type=int, default=10000, help="number of accounts (default 10000)")

@@ -139,6 +139,27 @@ SOURCES: tuple[Source, ...] = (
         ),
     ),
     Source(
+        name="account_aliases",
+        folder="crm",
+        pattern="account_aliases",
+        key=("account_id", "system", "external_id"),
+        description=(
+            "How a record of another system finds its account: the id it carries there (a Stripe "
+            "customer, a Zendesk organization, ...). Optional; read by the export profiles."
+        ),
+        columns=(
+            Column("account_id", Kind.TEXT, required=True, references=ACCOUNT),
+            Column(
+                "system",
+                Kind.CODE,
+                required=True,
+                description="stripe, hubspot, salesforce, zendesk or any profile's name",
+            ),
+            Column("external_id", Kind.TEXT, required=True),
+            Column("note", Kind.TEXT, description="who added it and why (optional)"),
+        ),
+    ),
+    Source(
         name="contacts",
         folder="crm",
         pattern="contacts",

@@ -92,36 +92,7 @@ def read_landing_file(file: LandingFile, source: Source) -> tuple[pl.DataFrame, 
             f"{where} is empty (0 bytes). Re-export it with a header row "
             f"({', '.join(source.column_names)}) or remove it from the landing folder."
         )
-    raw = file.path.read_bytes()
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise LandingFileError(
-            f"{where} is UTF-16 text, not UTF-8. Export it as CSV in UTF-8 and drop it in the landing folder again."
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LandingFileError(
-            f"{where} is not UTF-8 text (byte {exc.start} cannot be decoded). "
-            "Export it as CSV in UTF-8 and drop it in the landing folder again."
-        ) from None
-    if "\x00" in text[:4096]:
-        raise LandingFileError(f"{where} looks binary (or UTF-16 text), not a CSV file. Export it as CSV in UTF-8.")
-    if "\r" in text:
-        # Windows (\r\n), old Mac (\r) and mixed line endings: one line break for the reader.
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    try:
-        frame = pl.read_csv(
-            text.encode("utf-8"),
-            infer_schema=False,
-            has_header=True,
-            raise_if_empty=False,
-        )
-    except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LandingFileError(
-            f"{where} is not a readable CSV file ({_ragged_row(text) or first}). Check that it is "
-            "comma-separated with a header row and that quoted fields are closed."
-        ) from None
+    frame = read_csv_text(decode_csv(file.path.read_bytes(), where), where)
 
     # The reader renames a repeated header to "<name>_duplicated_<n>": count it as <name>.
     first_name = {c: re.sub(r"_duplicated_\d+$", "", c) for c in frame.columns}
@@ -154,6 +125,47 @@ def read_landing_file(file: LandingFile, source: Source) -> tuple[pl.DataFrame, 
         ]
     )
     return frame, extra
+
+
+def decode_csv(raw: bytes, where: str) -> str:
+    """The bytes of a CSV file as text (UTF-8, BOM dropped, one kind of line break).
+
+    ``where`` names the file in the message of the LandingFileError raised for bytes that
+    are not UTF-8 text."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise LandingFileError(
+            f"{where} is UTF-16 text, not UTF-8. Export it as CSV in UTF-8 and drop it in the landing folder again."
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LandingFileError(
+            f"{where} is not UTF-8 text (byte {exc.start} cannot be decoded). "
+            "Export it as CSV in UTF-8 and drop it in the landing folder again."
+        ) from None
+    if "\x00" in text[:4096]:
+        raise LandingFileError(f"{where} looks binary (or UTF-16 text), not a CSV file. Export it as CSV in UTF-8.")
+    if "\r" in text:
+        # Windows (\r\n), old Mac (\r) and mixed line endings: one line break for the reader.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def read_csv_text(text: str, where: str) -> pl.DataFrame:
+    """CSV text as a frame of text columns, headers as written (a repeat gets ``_duplicated_<n>``)."""
+    try:
+        return pl.read_csv(
+            text.encode("utf-8"),
+            infer_schema=False,
+            has_header=True,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LandingFileError(
+            f"{where} is not a readable CSV file ({_ragged_row(text) or first}). Check that it is "
+            "comma-separated with a header row and that quoted fields are closed."
+        ) from None
 
 
 def _ragged_row(text: str) -> str | None:

@@ -18,12 +18,26 @@ from pipeline.landing import discover
 from pipeline.settings import Settings, load_settings
 
 
-def landing_hashes(landing_dir: Path) -> dict[str, str]:
-    """{content hash: 'folder/file name'} of every landing file of every source."""
+def landing_hashes(landing_dir: Path, settings: Settings | None = None) -> dict[str, str]:
+    """{content hash: 'folder/file name'} of every landing file of every source, and
+    {load identity: export name} of every vendor export the profiles read."""
     out: dict[str, str] = {}
     for source in SOURCES:
         for f in discover(landing_dir, source):
             out.setdefault(f.sha256, f"{source.folder}/{f.name}")
+    if settings is not None:
+        from pipeline.exports import discover_exports
+        from pipeline.landing import LandingFileError
+        from pipeline.store.vendor_loading import load_identity
+
+        for profile in settings.profiles:
+            for spec in profile.files:
+                try:
+                    found = discover_exports(landing_dir, profile, spec, settings.zip_limits)
+                except LandingFileError:  # a refused archive: the run says why
+                    continue
+                for e in found:
+                    out.setdefault(load_identity(e, profile, spec), e.name)
     return out
 
 
@@ -50,7 +64,7 @@ def new_files(current: dict[str, str], seen: set[str]) -> dict[str, str]:
 def evaluate_landing(settings: Settings, cursor: str | None) -> tuple[dg.RunRequest | None, str, list[str]]:
     """(run request or None, new cursor, new file names): the sensor's logic, testable alone."""
     seen = set(json.loads(cursor)) if cursor else set()
-    current = landing_hashes(settings.landing_dir)
+    current = landing_hashes(settings.landing_dir, settings)
     fresh = new_files(current, seen | loaded_hashes(settings.warehouse_path))
     new_cursor = json.dumps(sorted(seen | set(current)))
     if not fresh:

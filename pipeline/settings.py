@@ -17,6 +17,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pipeline.profiles import Profile, ProfileError, resolve_profiles
+from pipeline.zipsafe import ZipLimits
+
 
 class SettingsError(ValueError):
     """A setting is invalid; the message names it and says what is expected."""
@@ -229,11 +232,21 @@ class Settings:
     ledger_url: str | None = field(default=None, repr=False)  # may hold a password
     snapshot_retention: int = 3  # snapshots of the warehouse kept in data/backups (0 = none taken)
     operator_recipients: tuple[str, ...] = ()  # who hears about failed runs and held deliveries
+    # Vendor exports (README "Pointing it at real exports"): the built-in profiles and the
+    # [[profiles]] of pipeline.toml; the limits an archive in landing/<system>/ must keep.
+    profiles: tuple[Profile, ...] = field(default_factory=resolve_profiles, repr=False)
+    zip_max_entries: int = 5000
+    zip_max_total_bytes: int = 4 << 30
+    zip_max_ratio: float = 200.0
 
     @property
     def alert_rules(self) -> AlertSettings:
         """The alert settings in force (see ``alerts``)."""
         return self.alerts if self.alerts is not None else AlertSettings.from_settings(self)
+
+    @property
+    def zip_limits(self) -> ZipLimits:
+        return ZipLimits(self.zip_max_entries, self.zip_max_total_bytes, self.zip_max_ratio)
 
     @property
     def landing_dir(self) -> Path:
@@ -293,6 +306,11 @@ class Settings:
             raise SettingsError(
                 "PIPELINE_MANAGER_BOOK_DELIVERY=link needs PIPELINE_REPORTS_URL, the address where the "
                 "reports folder is served (https://reports.example.com/), to build the links"
+            )
+        if self.zip_max_entries < 1 or self.zip_max_total_bytes < 1 or not self.zip_max_ratio > 1:
+            raise SettingsError(
+                "PIPELINE_ZIP_MAX_ENTRIES and PIPELINE_ZIP_MAX_TOTAL_BYTES must be at least 1 and "
+                f"PIPELINE_ZIP_MAX_RATIO above 1, got {self.zip_max_entries}, {self.zip_max_total_bytes}, {self.zip_max_ratio}"
             )
         if self.reports_url is not None and not re.fullmatch(r"https?://[^\s<>\"']+", self.reports_url):
             raise SettingsError(f"PIPELINE_REPORTS_URL must be an http(s) address, got {self.reports_url!r}")
@@ -402,7 +420,7 @@ def _find_toml(env: Mapping[str, str], data_dir: Path) -> Path | None:
 
 
 # Settings given as TOML tables, never as one value (nor from the environment).
-SECTIONS = frozenset({"health", "branding", "alerts", "cross_sell"})
+SECTIONS = frozenset({"health", "branding", "alerts", "cross_sell", "profiles"})
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -435,6 +453,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if "cross_sell" in doc:
             s = replace(s, cross_sell=_cross_sell_from_toml(doc["cross_sell"], s.cross_sell))
         alerts_doc = doc.get("alerts")
+        if "profiles" in doc:
+            if not isinstance(doc["profiles"], list):
+                raise SettingsError(f"{toml_path}: profiles must be [[profiles]] tables")
+            try:
+                s = replace(s, profiles=resolve_profiles(doc["profiles"], origin=str(toml_path)))
+            except ProfileError as exc:
+                raise SettingsError(str(exc)) from None
     env_map = {
         f.name: env[f"PIPELINE_{f.name.upper()}"]
         for f in fields(Settings)
@@ -458,7 +483,7 @@ def _apply_simple(s: Settings, values: Mapping[str, Any], source: str) -> Settin
         name = f"PIPELINE_{key.upper()}" if source == "environment" else key
         if key == "reporting_currency":
             kwargs[key] = str(raw).strip().lower()
-        elif key in ("gross_margin", "overdue_attention_threshold", "quarantine_rate_threshold"):
+        elif key in ("gross_margin", "overdue_attention_threshold", "quarantine_rate_threshold", "zip_max_ratio"):
             kwargs[key] = _parse_float(name, raw)
         elif key in (
             "freshness_days",
@@ -467,6 +492,8 @@ def _apply_simple(s: Settings, values: Mapping[str, Any], source: str) -> Settin
             "close_hour",
             "sensor_interval_seconds",
             "snapshot_retention",
+            "zip_max_entries",
+            "zip_max_total_bytes",
         ):
             kwargs[key] = int(_parse_float(name, raw))
         elif key in (

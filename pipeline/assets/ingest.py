@@ -41,14 +41,22 @@ def build_raw_asset(source: Source) -> AssetsDefinition:
             )
         ],
         description=(
-            f"{source.description} Every new file landing/{source.folder}/{source.glob} "
-            "appended as delivered (all text), with file, row and load time; a file is "
-            "loaded once, identified by its content hash."
+            f"{source.description} Every new file landing/{source.folder}/{source.glob}, and every "
+            "vendor export an export profile reads for it under landing/<system>/, appended as "
+            "delivered (all text), with file, row and load time; a file is loaded once, identified "
+            "by its content hash."
         ),
     )
     def _raw(context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource):
         cfg = settings.get()
-        report = load_new_files(warehouse.get(), cfg.landing_dir, source, run_id=context.run.run_id)
+        report = load_new_files(
+            warehouse.get(),
+            cfg.landing_dir,
+            source,
+            run_id=context.run.run_id,
+            profiles=cfg.profiles,
+            zip_limits=cfg.zip_limits,
+        )
         metadata: dict[str, Any] = {
             "files_seen": report.files_seen,
             "files_loaded": len(report.files_loaded),
@@ -56,6 +64,8 @@ def build_raw_asset(source: Source) -> AssetsDefinition:
             "rows_loaded": report.rows_loaded,
             "loaded": MetadataValue.json(report.files_loaded),
         }
+        if report.rows_filtered:
+            metadata["rows_left_out_by_profile_filters"] = MetadataValue.json(report.rows_filtered)
         if report.extra_columns:
             metadata["ignored_columns"] = MetadataValue.json(report.extra_columns)
             context.log.warning(f"Ignored columns not in the contract: {report.extra_columns}")

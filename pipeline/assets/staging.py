@@ -19,6 +19,7 @@ from pipeline.metadata import md
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource
 from pipeline.store.loading import stage, top_reasons
+from pipeline.transforms.matching import account_lookups
 
 
 def staging_key(source: Source) -> AssetKey:
@@ -26,7 +27,12 @@ def staging_key(source: Source) -> AssetKey:
 
 
 def build_staging_asset(source: Source) -> AssetsDefinition:
-    refs = sorted({c.references.split(".")[0] for c in source.columns if c.references} - {source.name})
+    # The staged tables it checks references against, and those a vendor record's account is
+    # looked up in (crm/account_aliases; the contacts for survey responses).
+    refs = sorted(
+        ({c.references.split(".")[0] for c in source.columns if c.references} | set(account_lookups(source)))
+        - {source.name}
+    )
     deps = [raw_key(source)] + [staging_key(source_by_name(r)) for r in refs]
     check_name = "rows_balance"
 

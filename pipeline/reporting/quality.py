@@ -41,6 +41,24 @@ def top_reasons(quarantine: pl.DataFrame, limit: int = 5) -> pl.DataFrame:
     )
 
 
+def unmatched_by_system(quarantine: pl.DataFrame, examples: int = 3) -> pl.DataFrame:
+    """Vendor records that found no single account, per system (the export's folder) and
+    source: how many, a few of the ids they carried, and the column that carried them.
+
+    They are the quarantine rows whose reason sends the reader to crm/account_aliases
+    (pipeline.transforms.matching words every such reason that way)."""
+    rows = quarantine.filter(pl.col("reason").str.contains("account_aliases", literal=True))
+    return (
+        rows.with_columns(pl.col("file").str.split("/").list.first().alias("system"))
+        .group_by("system", "source", "column")
+        .agg(
+            pl.struct("file", "row").n_unique().alias("records"),
+            pl.col("value").drop_nulls().unique(maintain_order=True).head(examples).alias("examples"),
+        )
+        .sort("system", "source", "column")
+    )
+
+
 def build_context(
     *,
     month: date,
@@ -58,6 +76,7 @@ def build_context(
         "company_name": company_name,
         "total_rows_in": int(summary["rows_in"].sum()),
         "total_quarantined": int(summary["rows_quarantined"].sum()),
+        "unmatched": unmatched_by_system(quarantine).to_dicts(),
         "sources": summary.to_dicts(),
         "reasons": {s: g.drop("source").to_dicts() for (s,), g in reasons.group_by("source", maintain_order=True)},
         "problems": {

@@ -173,6 +173,9 @@ def write_sample(
     seed: int = 7,
     end_month: date | None = None,
     reporting_currency: str = "usd",
+    format: str = "contract",
+    values_of: str | None = None,
+    broken: bool = True,
 ) -> SampleSummary:
     """Write a realistic, deterministic sample landing folder and say what was written.
 
@@ -182,7 +185,20 @@ def write_sample(
     future dates (due dates, renewal dates, open opportunities' close dates, fixed-term
     subscription ends, health-override expiry). Existing files of the same names are
     overwritten; other files in ``out_dir`` are left alone.
+
+    ``format``: ``contract`` (one CSV per source in crm/, surveys/, billing/), or systems
+    joined by ``+`` (``salesforce+stripe+zendesk``; ``hubspot`` in place of salesforce):
+    the same portfolio as those systems export it, in ``<system>/`` (Salesforce as its
+    weekly Data Export ZIP), and contract-shaped files for what none of them exports
+    (pipeline.sample.vendors). The data is then only what those exports can carry; so is
+    a contract-shaped sample with ``values_of`` naming the same systems, which gives the
+    same marts. ``broken``: also write the deliberately broken files (beside vendor
+    exports, only those of contract-shaped sources).
     """
+    from pipeline.sample import vendors
+
+    systems = vendors.parse_format(format)
+    narrow = vendors.parse_format(values_of) if values_of else systems
     if accounts < 1:
         raise ValueError(f"accounts must be at least 1, got {accounts}")
     if months < 1:
@@ -198,15 +214,25 @@ def write_sample(
 
     builder = _Builder(accounts, months, seed, end, rep)
     tables = builder.build()
-    broken = broken_files(builder.context())
+    bad = broken_files(builder.context()) if broken else []
+    as_of = builder.as_of.astype(object)
+    if narrow:
+        tables = vendors.expressible(tables, narrow, as_of)
 
     written: list[WrittenFile] = []
+    exports, contract = vendors.split_for_vendors(tables, systems, as_of, end) if systems else ({}, tables)
+    written.extend(_write_exports(out_dir, exports))
     for src in SOURCES:
-        df = _conform(tables[src.name], src)
+        if src.name not in contract:
+            continue
+        df = _conform(contract[src.name], src)
         rel = f"{src.folder}/{src.pattern}.csv"
         _write_frame(out_dir / rel, df, bom=src.name in BOM_SOURCES)
         written.append(WrittenFile(rel, src.name, df.height))
-    for bf in broken:
+    left_out = vendors.broken_files_left_out(systems)
+    for bf in bad:
+        if bf.source in left_out:
+            continue
         src = SOURCES_BY_NAME[bf.source]
         rel = f"{src.folder}/{bf.file_name}"
         _write_rows(out_dir / rel, src.column_names, bf.records)
@@ -255,6 +281,53 @@ def _write_rows(path: Path, header: tuple[str, ...], rows: list[dict[str, str]])
             raise KeyError(f"{path.name}: columns not in the contract: {sorted(unknown)}")
         w.writerow([r.get(c, "") for c in header])
     path.write_bytes(buf.getvalue().encode("utf-8"))
+
+
+# Which contract sources each export file feeds (for the summary).
+_EXPORT_SOURCES = {
+    "User.csv": "account_managers",
+    "Account.csv": "accounts",
+    "Contact.csv": "contacts",
+    "Opportunity.csv": "opportunities",
+    "Case.csv": "tickets",
+    "Task.csv": "activities",
+    "Event.csv": "activities",
+    "users": "account_managers",
+    "companies": "accounts",
+    "contacts": "contacts",
+    "deals": "opportunities",
+    "tickets": "tickets",
+    "subscriptions": "subscriptions",
+    "invoices": "invoices",
+}
+
+
+def _export_source(rel: str) -> str:
+    if rel.startswith("zendesk/"):
+        return "tickets+responses"
+    name = rel.rsplit("/", 1)[-1]
+    return next((v for k, v in _EXPORT_SOURCES.items() if k in name), "?")
+
+
+def _write_exports(out_dir: Path, exports: dict[str, pl.DataFrame]) -> list[WrittenFile]:
+    """Vendor exports as CSVs under ``<system>/``; Salesforce's as one Data Export ZIP."""
+    from pipeline.sample.vendors import SALESFORCE_ZIP, salesforce_zip
+
+    written: list[WrittenFile] = []
+    salesforce = {rel.split("/", 1)[1]: df for rel, df in exports.items() if rel.startswith("salesforce/")}
+    if salesforce:
+        path = out_dir / "salesforce" / SALESFORCE_ZIP
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(salesforce_zip(salesforce))
+        for name, df in salesforce.items():
+            rel = f"salesforce/{SALESFORCE_ZIP}/{name}"
+            written.append(WrittenFile(rel, _export_source(rel), df.height))
+    for rel, df in exports.items():
+        if rel.startswith("salesforce/"):
+            continue
+        _write_frame(out_dir / rel, df)
+        written.append(WrittenFile(rel, _export_source(rel), df.height))
+    return written
 
 
 # --------------------------------------------------------------------------- helpers
@@ -370,6 +443,17 @@ class _Builder:
         self._fx()
         self._booked()
         self._goals()
+        # Contract-shaped files carry CRM account ids everywhere, so no record needs an alias;
+        # the sample still lists each account's (made-up) Stripe customer, as a team would.
+        ids = self.tables["accounts"]["account_id"]
+        self.tables["account_aliases"] = pl.DataFrame(
+            {
+                "account_id": ids,
+                "system": pl.Series(["stripe"] * len(ids), dtype=pl.String),
+                "external_id": "cus_" + ids,
+                "note": pl.Series([None] * len(ids), dtype=pl.String),
+            }
+        )
         return self.tables
 
     def context(self) -> SampleContext:
@@ -968,9 +1052,10 @@ class _Builder:
         self.tk_acc, self.tk_res = acc[order], res[order]
         self.tk_long = ((res - opened) > np.timedelta64(5 * 86400, "s"))[order]
         fmt = self.rng["format"]
+        self.tk_ids = _ids("TKT", k, 7)
         self.tables["tickets"] = pl.DataFrame(
             {
-                "ticket_id": _ids("TKT", k, 7),
+                "ticket_id": self.tk_ids,
                 "account_id": self.acc_ids.gather(acc[order]),
                 "opened_at": _ts_strings(opened[order], fmt),
                 "first_response_at": _ts_strings(fr[order], fmt),
@@ -1012,6 +1097,7 @@ class _Builder:
         c_ts = self.tk_res[take] + rng.integers(1800, 72 * 3600, k2).astype("timedelta64[s]")
         keep = c_ts < self.as_of_end
         c_acc, c_ts = c_acc[keep], c_ts[keep]
+        c_ticket = np.flatnonzero(take)[keep]  # the ticket each CSAT response rates
         long = self.tk_long[take][keep]
         k2 = len(c_acc)
         c_mu = 1 + mood[c_acc] / 2.5 - 0.8 * long
@@ -1036,6 +1122,7 @@ class _Builder:
         order = np.lexsort((acc, ts))
         comment = _pick(flat, ci[order])
         comment = pl.select(pl.when(pl.Series(has_comment[order])).then(comment).otherwise(None)).to_series()
+        rated = pl.concat([pl.Series([None] * k1, dtype=pl.String), self.tk_ids.gather(c_ticket)])
         typ_s = _pick(("nps", "csat"), typ[order])
         first_nps = np.flatnonzero(typ[order] == 0)
         if len(first_nps):  # a valid upper-case code
@@ -1049,6 +1136,9 @@ class _Builder:
                 "score": pl.Series(score[order], dtype=pl.Int64),
                 "responded_at": _ts_strings(ts[order], self.rng["format"]),
                 "comment": comment,
+                # Not a contract column (never written): the ticket a CSAT response rates,
+                # for the vendor-shaped sample (Zendesk rates tickets, pipeline.sample.vendors).
+                "ticket_id": rated.gather(order),
             }
         )
 

@@ -15,13 +15,19 @@ import polars as pl
 
 from pipeline.contract import Source
 from pipeline.contract import source as source_by_name
+from pipeline.exports import ExportFile, discover_exports
 from pipeline.landing import LandingFile, LandingFileError, discover, read_landing_file
+from pipeline.profiles import FileSpec, Profile, ProfileError, resolve_profiles
 from pipeline.resources.warehouse import Warehouse, arrow, fetch, transaction
 from pipeline.schemas import QUARANTINE
 from pipeline.sql import load_sql, quote_ident
 from pipeline.store import fingerprints
+from pipeline.store.expressions import check_profiles
 from pipeline.store.ledger import load_times, record_load
+from pipeline.store.vendor_loading import VENDOR_COLUMNS, load_identity, read_vendor_rows
+from pipeline.transforms.matching import account_lookups, resolve_accounts
 from pipeline.transforms.staging import StagedResult, stage_source
+from pipeline.zipsafe import ZipLimits
 
 
 @dataclass
@@ -34,14 +40,16 @@ class LoadReport:
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     newest_file_at: datetime | None = None  # modification time of the newest landing file
+    rows_filtered: dict[str, int] = field(default_factory=dict)  # export rows a profile's filter left out
 
 
 def raw_table_ddl(source: Source) -> str:
     cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in source.column_names)
+    vendor = "".join(f", {c} VARCHAR" for c in VENDOR_COLUMNS)
     return (
         f"CREATE TABLE IF NOT EXISTS raw.{quote_ident(source.name)} ("
         f"{cols}, _file VARCHAR NOT NULL, _row BIGINT NOT NULL, "
-        f"_file_hash VARCHAR NOT NULL, _loaded_at TIMESTAMPTZ NOT NULL)"
+        f"_file_hash VARCHAR NOT NULL, _loaded_at TIMESTAMPTZ NOT NULL{vendor})"
     )
 
 
@@ -58,10 +66,23 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     for c in source.column_names:
         if c not in have:
             con.execute(f"ALTER TABLE raw.{quote_ident(source.name)} ADD COLUMN {quote_ident(c)} VARCHAR")
+    # Lineage of vendor exports (pipeline.store.vendor_loading), null for contract files.
+    for c in VENDOR_COLUMNS:
+        if c not in have:
+            con.execute(f"ALTER TABLE raw.{quote_ident(source.name)} ADD COLUMN {c} VARCHAR")
 
 
-def load_new_files(warehouse: Warehouse, landing_dir: Path, source: Source, run_id: str | None = None) -> LoadReport:
-    """Load every landing file of the source whose content is not loaded yet.
+def load_new_files(
+    warehouse: Warehouse,
+    landing_dir: Path,
+    source: Source,
+    run_id: str | None = None,
+    profiles: tuple[Profile, ...] | None = None,
+    zip_limits: ZipLimits | None = None,
+) -> LoadReport:
+    """Load every landing file of the source whose content is not loaded yet: the
+    contract-shaped files of ``landing/<folder>/`` and the vendor exports the profiles
+    (default: the built-in ones) read for it under ``landing/<system>/``.
 
     Readable files are loaded even when another file of the same source is not; the
     unreadable ones are listed in ``errors`` for the caller to fail with. A file is loaded
@@ -70,11 +91,14 @@ def load_new_files(warehouse: Warehouse, landing_dir: Path, source: Source, run_
     """
     report = LoadReport(source.name)
     files = discover(landing_dir, source)
-    report.files_seen = len(files)
-    if files:
-        newest = max(f.path.stat().st_mtime for f in files)
-        report.newest_file_at = datetime.fromtimestamp(newest, UTC)
-    first_loaded = load_times(warehouse, source.name) if files else {}
+    exports = _vendor_files(
+        landing_dir, source, resolve_profiles() if profiles is None else profiles, zip_limits or ZipLimits(), report
+    )
+    report.files_seen = len(files) + len(exports)
+    stamps = [f.path.stat().st_mtime for f in files] + [e.path.stat().st_mtime for e, _, _ in exports]
+    if stamps:
+        report.newest_file_at = datetime.fromtimestamp(max(stamps), UTC)
+    first_loaded = load_times(warehouse, source.name) if stamps else {}
     with warehouse.connect() as con:
         ensure_raw_table(con, source)
         loaded = {r[0] for r in con.execute(load_sql("ops/loaded_hashes"), [source.name]).fetchall()}
@@ -105,7 +129,75 @@ def load_new_files(warehouse: Warehouse, landing_dir: Path, source: Source, run_
             loaded.add(f.sha256)
             report.files_loaded.append(f.name)
             report.rows_loaded += frame.height
+        if exports:
+            _load_exports(
+                warehouse, con, source, exports, loaded, first_loaded, base, len(files), zip_limits, run_id, report
+            )
     return report
+
+
+def _vendor_files(
+    landing_dir: Path, source: Source, profiles: tuple[Profile, ...], limits: ZipLimits, report: LoadReport
+) -> list[tuple[ExportFile, Profile, FileSpec]]:
+    found: list[tuple[ExportFile, Profile, FileSpec]] = []
+    for profile in profiles:
+        for spec in profile.files_for(source.name):
+            try:
+                found.extend((f, profile, spec) for f in discover_exports(landing_dir, profile, spec, limits))
+            except LandingFileError as exc:
+                if str(exc) not in report.errors:
+                    report.errors.append(str(exc))
+    return found
+
+
+def _load_exports(
+    warehouse: Warehouse,
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    exports: list[tuple[ExportFile, Profile, FileSpec]],
+    loaded: set[str],
+    first_loaded: dict[str, datetime],
+    base: datetime,
+    offset: int,
+    zip_limits: ZipLimits | None,
+    run_id: str | None,
+    report: LoadReport,
+) -> None:
+    """Vendor exports through their profiles, after the contract files of the same run."""
+    todo = [(f, p, s, load_identity(f, p, s)) for f, p, s in exports]
+    todo = [t for t in todo if t[3] not in loaded]
+    report.files_skipped.extend(f.name for f, p, s in exports if load_identity(f, p, s) in loaded)
+    if not todo:
+        return
+    try:
+        refs = check_profiles(tuple(dict.fromkeys(p for _, p, _, _ in todo)))
+    except ProfileError as exc:
+        report.errors.append(str(exc))
+        return
+    for i, (f, profile, spec, identity) in enumerate(todo, start=offset):
+        try:
+            rows = read_vendor_rows(f, profile, spec, refs, zip_limits or ZipLimits())
+        except LandingFileError as exc:
+            report.errors.append(str(exc))
+            continue
+        if rows.plan.ignored:
+            report.extra_columns[f.name] = list(rows.plan.ignored)
+        if rows.rows_read != rows.frame.height:
+            report.rows_filtered[f.name] = rows.rows_read - rows.frame.height
+        loaded_at = record_load(
+            warehouse,
+            source.name,
+            identity,
+            f.name,
+            first_loaded.get(identity) or base + timedelta(microseconds=i),
+            rows.frame.height,
+            run_id,
+        )
+        target = LandingFile(source.name, f.path, identity, f.size)
+        _insert_raw(con, source, target, rows.frame, loaded_at, run_id, rel=f.name)
+        loaded.add(identity)
+        report.files_loaded.append(f.name)
+        report.rows_loaded += rows.frame.height
 
 
 def _insert_raw(
@@ -115,14 +207,18 @@ def _insert_raw(
     frame: pl.DataFrame,
     loaded_at: datetime,
     run_id: str | None,
+    rel: str | None = None,
 ) -> None:
-    rel = f"{source.folder}/{f.name}"
+    rel = rel or f"{source.folder}/{f.name}"
     data = frame.with_columns(
         pl.lit(rel).alias("_file"),
         pl.lit(f.sha256).alias("_file_hash"),
         pl.lit(loaded_at).alias("_loaded_at"),
     )
-    cols = ", ".join(quote_ident(c) for c in [*source.column_names, "_file", "_row", "_file_hash", "_loaded_at"])
+    vendor = [c for c in VENDOR_COLUMNS if c in data.columns]
+    cols = ", ".join(
+        quote_ident(c) for c in [*source.column_names, "_file", "_row", "_file_hash", "_loaded_at", *vendor]
+    )
     with transaction(con):
         con.register("_frame", arrow(data))
         con.execute(f"INSERT INTO raw.{quote_ident(source.name)} ({cols}) SELECT {cols} FROM _frame")
@@ -135,7 +231,7 @@ def _insert_raw(
 
 def read_raw(con: duckdb.DuckDBPyConnection, source: Source) -> pl.DataFrame:
     ensure_raw_table(con, source)
-    cols = ", ".join(quote_ident(c) for c in [*source.column_names, "_file", "_row", "_loaded_at"])
+    cols = ", ".join(quote_ident(c) for c in [*source.column_names, "_file", "_row", "_loaded_at", *VENDOR_COLUMNS])
     return fetch(con, f"SELECT {cols} FROM raw.{quote_ident(source.name)}")
 
 
@@ -155,9 +251,30 @@ def known_keys_for(con: duckdb.DuckDBPyConnection, source: Source) -> dict[str, 
     return keys
 
 
+def _with_accounts(con: duckdb.DuckDBPyConnection, source: Source, raw: pl.DataFrame) -> pl.DataFrame:
+    """Raw rows with the account of each vendor record looked up (see transforms.matching)."""
+    lookups = account_lookups(source)
+    if not lookups or raw.is_empty() or (raw["_account_ref"].is_null().all() and raw["_account_email"].is_null().all()):
+        return raw
+    staged = {
+        name: fetch(con, f"SELECT account_id, {cols} FROM staging.{quote_ident(name)}")
+        if Warehouse.has_table(con, "staging", name)
+        else None
+        for name, cols in (("account_aliases", "system, external_id"), ("contacts", "email"))
+        if name in lookups
+    }
+    aliases = staged.get("account_aliases")
+    if aliases is None:
+        aliases = pl.DataFrame(schema={"account_id": pl.String, "system": pl.String, "external_id": pl.String})
+    return resolve_accounts(raw, aliases, staged.get("contacts"))
+
+
 def staging_fingerprint(con: duckdb.DuckDBPyConnection, source: Source) -> str:
     """Everything staging reads: the source's loaded files, and the staged keys it checks against."""
-    refs = sorted({c.references.split(".")[0] for c in source.columns if c.references} - {source.name})
+    refs = sorted(
+        ({c.references.split(".")[0] for c in source.columns if c.references} | set(account_lookups(source)))
+        - {source.name}
+    )
     return fingerprints.fingerprint(
         fingerprints.STAGING_CODE,
         "staging",
@@ -197,7 +314,7 @@ def stage(warehouse: Warehouse, source: Source, recompute: bool = False) -> Stag
                     rows_superseded=c["rows_superseded"],
                     skipped=True,
                 )
-        raw = read_raw(con, source)
+        raw = _with_accounts(con, source, read_raw(con, source))
         result = stage_source(source, raw, known_keys_for(con, source))
         del raw
         counts = {

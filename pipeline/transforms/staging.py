@@ -22,6 +22,7 @@ import polars as pl
 
 from pipeline.contract import Column, Kind, Source
 from pipeline.schemas import MONEY, NUMBER, QUARANTINE, TIMESTAMP, staging_schema
+from pipeline.transforms.matching import PROBLEM
 
 if TYPE_CHECKING:
     from polars.expr.whenthen import ChainedThen, Then
@@ -329,8 +330,18 @@ def stage_source(
         return StagedResult(pl.DataFrame(schema=schema), pl.DataFrame(schema=QUARANTINE), 0, 0, 0, 0)
 
     names = list(source.column_names)
+    # Vendor exports (pipeline.store.vendor_loading): the export header of each value, and
+    # why no single account was found for a record (pipeline.transforms.matching).
+    origin = pl.col("_origin") if "_origin" in raw.columns else pl.lit(None, pl.String)
+    account_problem = pl.col(PROBLEM) if PROBLEM in raw.columns else pl.lit(None, pl.String)
     text = raw.select(
-        [pl.col("_file"), pl.col("_row").cast(pl.Int64), pl.col("_loaded_at").cast(TIMESTAMP)]
+        [
+            pl.col("_file"),
+            pl.col("_row").cast(pl.Int64),
+            pl.col("_loaded_at").cast(TIMESTAMP),
+            origin.cast(pl.String).alias("_origin"),
+            account_problem.cast(pl.String).alias(PROBLEM),
+        ]
         + [
             (_clean_text(c.name).fill_null(c.default) if c.default is not None else _clean_text(c.name)).alias(c.name)
             for c in source.columns
@@ -349,6 +360,8 @@ def stage_source(
             if column.required and column.default is None
             else pl.lit(None, pl.String)
         )
+        if column.name == "account_id":
+            required = pl.coalesce(pl.col(PROBLEM), required)
         reason_exprs.append((column.name, pl.coalesce(required, bad)))
     both = text.with_columns(typed_exprs)
 
@@ -366,7 +379,9 @@ def stage_source(
                     (
                         column.name,
                         pl.when(
-                            pl.col(_v(column.name)).is_not_null() & ~pl.col(_v(column.name)).is_in(ref.implode())
+                            pl.col(_v(column.name)).is_not_null()
+                            & ~pl.col(_v(column.name)).is_in(ref.implode())
+                            & pl.col(PROBLEM).is_null()
                         ).then(
                             pl.format(
                                 "unknown {} '{}' (not in the valid {} rows)",
@@ -442,13 +457,20 @@ def stage_source(
                 [pl.when(pl.col("_column") == name).then(expr.cast(pl.String)) for name, expr in value_cols.items()]
             ).alias("value"),
             _key_expr(source).alias("record_key"),
+            pl.coalesce(
+                [
+                    pl.when(pl.col("_column") == name).then(pl.col("_origin").str.json_path_match(f"$.{name}"))
+                    for name in names
+                ]
+            ).alias("_header"),
         )
         .select(
             pl.lit(source.name).alias("source"),
             pl.lit("staging").alias("stage"),
             pl.col("_file").alias("file"),
             pl.col("_row").alias("row"),
-            pl.col("_column").alias("column"),
+            # A vendor export's value is named by the export's own header.
+            pl.coalesce(pl.col("_header"), pl.col("_column")).alias("column"),
             pl.col("value").str.slice(0, 500),
             pl.col("_reason").alias("reason"),
             pl.col("record_key").str.slice(0, 200),

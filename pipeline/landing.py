@@ -69,9 +69,13 @@ def _belongs_to_longer_pattern(name: str, source: Source) -> bool:
     from pipeline.contract import SOURCES
 
     for other in SOURCES:
-        if other.folder == source.folder and len(other.pattern) > len(source.pattern):
-            if other.pattern.startswith(source.pattern) and name.startswith(other.pattern.lower()):
-                return True
+        if (
+            other.folder == source.folder
+            and len(other.pattern) > len(source.pattern)
+            and other.pattern.startswith(source.pattern)
+            and name.startswith(other.pattern.lower())
+        ):
+            return True
     return False
 
 

@@ -480,8 +480,8 @@ class _Builder:
         first = [N.FIRST_NAMES[i] for i in fi]
         last = [N.LAST_NAMES[i] for i in li]
         emails = [
-            f"{N.ascii_slug(f)}.{N.ascii_slug(l).replace('-', '')}{'' if j < nf * nl else j}@{N.COMPANY_DOMAIN}"
-            for j, (f, l) in enumerate(zip(first, last, strict=True))
+            f"{N.ascii_slug(given)}.{N.ascii_slug(family).replace('-', '')}{'' if j < nf * nl else j}@{N.COMPANY_DOMAIN}"
+            for j, (given, family) in enumerate(zip(first, last, strict=True))
         ]
         self.n_mgr = k
         self.mgr_ids = _ids("AM", k, 3)
@@ -489,7 +489,7 @@ class _Builder:
         self.tables["account_managers"] = pl.DataFrame(
             {
                 "manager_id": self.mgr_ids,
-                "name": [f"{f} {l}" for f, l in zip(first, last, strict=True)],
+                "name": [f"{given} {family}" for given, family in zip(first, last, strict=True)],
                 "email": emails,
                 "team": _pick(N.MANAGER_TEAMS, np.arange(k) % len(N.MANAGER_TEAMS)),
             }
@@ -822,8 +822,8 @@ class _Builder:
         tld = rng.integers(0, len(N.EMAIL_DOMAINS), n)
         emails = pl.Series(
             [
-                f"{first_slug[f]}.{last_slug[l]}.{acc_slug[a]}@{N.EMAIL_DOMAINS[tld[a]]}"
-                for f, l, a in zip(fi, li, acc, strict=True)
+                f"{first_slug[given]}.{last_slug[family]}.{acc_slug[a]}@{N.EMAIL_DOMAINS[tld[a]]}"
+                for given, family, a in zip(fi, li, acc, strict=True)
             ],
             dtype=pl.String,
         )

@@ -99,6 +99,20 @@ class PlannedDocument:
     error: str | None = None
 
 
+def kept_files(prev: dict[str, Any] | None, digest: str, root: Path, force: bool) -> dict[str, Any] | None:
+    """The previous row's file columns when that document can be kept as it is: rendered
+    (or kept) before from the same input hash, with its files present and intact."""
+    if (
+        force
+        or prev is None
+        or prev["status"] not in OK_STATUSES
+        or prev["input_hash"] != digest
+        or not intact(root, recorded_files(prev))
+    ):
+        return None
+    return {k: prev[k] for k in FILE_FIELDS}
+
+
 def relative(path: str | Path, root: Path) -> str:
     return Path(path).resolve().relative_to(root.resolve()).as_posix()
 
@@ -127,17 +141,10 @@ def render_documents(
                 continue
             digest = input_hash(doc.context, fingerprint)
             base = {**doc.base, "data_as_of": doc.context["data_as_of"], "input_hash": digest}
-            prev = previous.get(doc.key)
-            if (
-                not force
-                and prev is not None
-                and prev["status"] in OK_STATUSES
-                and prev["input_hash"] == digest
-                and intact(root, recorded_files(prev))
-            ):
+            kept = kept_files(previous.get(doc.key), digest, root, force)
+            if kept is not None:
                 summary.unchanged += 1
-                summary.pages += int(prev["pages"] or 0)
-                kept = {k: prev[k] for k in FILE_FIELDS}
+                summary.pages += int(kept["pages"] or 0)
                 summary.rows.append({**base, **kept, "status": "unchanged", "error": None})
                 continue
             pending[doc.key] = base

@@ -17,8 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.files import intact
-from pipeline.publish.documents import RendersDocuments
+from pipeline.publish.documents import RendersDocuments, kept_files
 from pipeline.reporting.naming import pack_paths
 from pipeline.reporting.pack.context import CHART_BUILDER, TEMPLATE, build_leadership_context
 from pipeline.reporting.pack.markdown import summary_markdown
@@ -27,7 +26,7 @@ from pipeline.resources.renderer.worker import RenderJob, write_rendered
 from pipeline.resources.warehouse import Warehouse
 from pipeline.settings import Settings
 from pipeline.store.pack_inputs import load_leadership_inputs
-from pipeline.store.records import OK_STATUSES, read_manifest, recorded_files, replace_manifest, utcnow
+from pipeline.store.records import read_manifest, replace_manifest, utcnow
 
 KIND = "leadership"
 ACCOUNT = ""  # the pack is not per account
@@ -85,26 +84,8 @@ def produce_leadership_pack(
     result = PackResult(period=period, status="failed", preview=summary_markdown(ctx), context=ctx)
     previous = read_manifest(warehouse, period, KIND)
     prev = previous.row(0, named=True) if previous.height else None
-    if (
-        not force
-        and prev
-        and prev["status"] in OK_STATUSES
-        and prev["input_hash"] == digest
-        and intact(root, recorded_files(prev))
-    ):
-        keep = {
-            k: prev[k]
-            for k in (
-                "html_path",
-                "pdf_path",
-                "html_sha256",
-                "pdf_sha256",
-                "pages",
-                "pdf_bytes",
-                "render_seconds",
-                "rendered_at",
-            )
-        }
+    keep = kept_files(prev, digest, root, force)
+    if prev is not None and keep is not None:
         replace_manifest(warehouse, period, KIND, [{**base, **keep, "status": "unchanged", "error": None}])
         result.status = "unchanged"
         result.html_path, result.pdf_path = root / prev["html_path"], root / prev["pdf_path"]

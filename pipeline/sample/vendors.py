@@ -200,7 +200,8 @@ def _zendesk_expressible(tables: Tables) -> dict[str, pl.DataFrame]:
 # --------------------------------------------------------------------------- salesforce
 
 
-_SF_SEGMENT = {"enterprise": "Enterprise", "mid_market": "Mid-Market", "smb": "SMB"}
+# Segment labels as both CRMs ship them in their picklists.
+_SEGMENT_LABEL = {"enterprise": "Enterprise", "mid_market": "Mid-Market", "smb": "SMB"}
 _SF_OPP_TYPE = {
     "new_business": "New Customer",
     "upsell": "Existing Customer - Upgrade",
@@ -238,7 +239,7 @@ def salesforce_exports(tables: Tables, tickets: bool = True) -> dict[str, pl.Dat
             pl.col("currency").str.to_uppercase().alias("CurrencyIsoCode"),
             _sf_time(pl.col("customer_since").cast(pl.Date).cast(pl.Datetime("us", "UTC"))).alias("CreatedDate"),
             pl.col("tier").str.to_titlecase().alias("Tier__c"),
-            pl.col("segment").replace_strict(_SF_SEGMENT, default=None).alias("Segment__c"),
+            pl.col("segment").replace_strict(_SEGMENT_LABEL, default=None).alias("Segment__c"),
             _day("renewal_date").alias("Renewal_Date__c"),
             pl.col("report_cadence").str.to_titlecase().alias("Report_Cadence__c"),
             pl.col("report_recipients").alias("Report_Recipients__c"),
@@ -316,7 +317,6 @@ def salesforce_zip(files: Mapping[str, pl.DataFrame]) -> bytes:
 # --------------------------------------------------------------------------- hubspot
 
 
-_HS_SEGMENT = {"enterprise": "Enterprise", "mid_market": "Mid-Market", "smb": "SMB"}
 _HS_DEAL_TYPE = {
     "new_business": "New Business",
     "upsell": "Existing Business",
@@ -342,7 +342,7 @@ def hubspot_exports(tables: Tables, tickets: bool = True) -> dict[str, pl.DataFr
             pl.col("account_id").alias("Record ID"),
             pl.col("account_name").alias("Company name"),
             pl.col("tier").str.to_titlecase().alias("Tier"),
-            pl.col("segment").replace_strict(_HS_SEGMENT, default=None).alias("Segment"),
+            pl.col("segment").replace_strict(_SEGMENT_LABEL, default=None).alias("Segment"),
             pl.col("industry").alias("Industry"),
             pl.col("region").alias("Country/Region"),
             pl.col("account_manager_id").alias("Company owner"),

@@ -164,9 +164,9 @@ def _load_exports(
     report: LoadReport,
 ) -> None:
     """Vendor exports through their profiles, after the contract files of the same run."""
-    todo = [(f, p, s, load_identity(f, p, s)) for f, p, s in exports]
-    todo = [t for t in todo if t[3] not in loaded]
-    report.files_skipped.extend(f.name for f, p, s in exports if load_identity(f, p, s) in loaded)
+    identified = [(f, p, s, load_identity(f, p, s)) for f, p, s in exports]
+    todo = [t for t in identified if t[3] not in loaded]
+    report.files_skipped.extend(f.name for f, _, _, identity in identified if identity in loaded)
     if not todo:
         return
     try:

@@ -49,7 +49,8 @@ class StagedResult:
     rows_quarantined: int
     rows_superseded: int
     # True when staging was left as it was because its inputs had not changed; ``frame``
-    # then holds only the key columns of the stored table.
+    # then holds only the key columns of the stored rows whose key repeats (none, normally:
+    # enough for the uniqueness check, without reading the table into Python).
     skipped: bool = False
 
 

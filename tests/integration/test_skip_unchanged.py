@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from pipeline.checks import check_unique
 from pipeline.contract import source
 from pipeline.resources.warehouse import Warehouse, fetch
 from pipeline.runs import run_month
@@ -40,7 +41,7 @@ def test_stage_skips_only_while_its_files_and_references_are_unchanged(warehouse
     again = (run("accounts"), run("subscriptions"))
     assert again[0].skipped and again[1].skipped
     assert (again[1].rows_in, again[1].rows_staged, again[1].rows_quarantined) == (2, 1, 1)
-    assert again[1].frame.height == 1  # the stored keys, for the uniqueness check
+    assert again[1].frame.height == 0  # no stored key repeats: nothing read back for the check
 
     # A new accounts file makes A9 known: accounts and the subscriptions that reference it rebuild.
     write_csv("crm/accounts_2.csv", ACCOUNTS, [["A9", "Nine", "key", "M1", "usd", "smb", ""]])
@@ -66,6 +67,26 @@ def test_stage_rebuilds_when_the_table_no_longer_matches_its_counts(warehouse, d
         con.execute("DELETE FROM staging.accounts WHERE account_id = 'A2'")  # someone edited it by hand
     result = stage(warehouse, source("accounts"))
     assert not result.skipped and result.rows_staged == 2
+
+
+def test_a_kept_table_is_still_checked_for_repeated_keys(warehouse, data_dir, write_csv):
+    """An edit that keeps the row count (A2 replaced by a second A1) is not caught by the
+    counts, so the skipped step still hands the uniqueness check the repeated key."""
+    write_csv("crm/account_managers.csv", MANAGERS, [["M1", "Ann Lee", "ann@example.com", "East"]])
+    write_csv(
+        "crm/accounts.csv",
+        ACCOUNTS,
+        [["A1", "Acme", "key", "M1", "usd", "smb", ""], ["A2", "Beta", "key", "M1", "usd", "smb", ""]],
+    )
+    for name in ("account_managers", "accounts"):
+        load_new_files(warehouse, data_dir / "landing", source(name))
+        stage(warehouse, source(name))
+    with warehouse.connect() as con:
+        con.execute("UPDATE staging.accounts SET account_id = 'A1' WHERE account_id = 'A2'")
+    result = stage(warehouse, source("accounts"))
+    assert result.skipped
+    assert result.frame["account_id"].to_list() == ["A1", "A1"]
+    assert not check_unique(result.frame, ["account_id"], "one_row_per_key").passed
 
 
 DATA = "group:ingest or group:staging or key:marts/account_monthly or key:marts/account_health or key:marts/portfolio_monthly"

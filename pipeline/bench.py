@@ -704,12 +704,15 @@ def run_bench(
     keep: bool = False,
     compare_executors: bool = True,
     render_cluster: str | None = None,
+    render_features: bool = False,
 ) -> dict[str, Any]:
     from pipeline.runs import UserError, last_complete_month
     from pipeline.transforms.calendar import add_months
 
     if accounts < 1 or months < 1:
         raise UserError("--accounts and --months must be at least 1.")
+    if render_features and not reports:
+        raise UserError("--render-features times the client report's PDF: drop --no-reports.")
     if render_cluster:
         if not reports:
             raise UserError("--render-cluster compares the report rendering: drop --no-reports.")
@@ -780,6 +783,12 @@ def run_bench(
         dagster_alone = dagster_floor(month)
         if reports:
             floors["render"] = render_floor(settings, month, n_reports, worker_count(settings.render_workers))
+        features = None
+        if render_features:
+            from pipeline.bench_render import render_features as measure_features
+
+            print("  the client report's CSS features, one at a time", flush=True)
+            features = measure_features(settings, month)
 
         rerun_runs = close("rerun")
         rerun_total = sum(r.seconds for r in rerun_runs)
@@ -860,6 +869,7 @@ def run_bench(
                 "reports_rendered": rerun_rendered,
             },
             "render_backends": backends,
+            "render_features": features,
             "peak_rss_first_run": rss_first,
             "peak_rss": {
                 **peak_rss(),
@@ -869,6 +879,11 @@ def run_bench(
         }
         print()
         print(format_report(result))
+        if features is not None:
+            from pipeline.bench_render import format_features
+
+            print()
+            print(format_features(features))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"\nWrote {out}")

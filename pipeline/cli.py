@@ -465,6 +465,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         keep=args.keep,
         compare_executors=not args.no_executor_comparison,
         render_cluster=args.render_cluster,
+        render_features=args.render_features,
     )
     return 0
 
@@ -592,6 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="also render the client reports on the Dask scheduler at ADDRESS (tcp://HOST:PORT) "
         "and compare its reports/s and bytes with the local pool's",
+    )
+    bn.add_argument(
+        "--render-features",
+        action="store_true",
+        help="also time the client report's PDF with one CSS feature of its design left out at a time",
     )
     bn.set_defaults(func=cmd_bench)
     return p

@@ -423,8 +423,10 @@ def timed_run(month: date, select: str | None, names: list[str], label: str) -> 
 
     run_id = make_new_run_id()
     t0 = time.perf_counter()
-    run_month(month, select=select, quiet=True, run_id=run_id)
+    failed = run_month(month, select=select, quiet=True, run_id=run_id)
     wall = time.perf_counter() - t0
+    if failed:  # a timing of a failed close would be a number about nothing
+        raise RuntimeError(f"the {label} run failed (run id {run_id}); see it in the Dagster UI")
     WORKER_PEAKS.extend(worker_peak_rss())
     shutdown_pools()  # reap the render workers so RUSAGE_CHILDREN sees them
     with DagsterInstance.get() as instance:
@@ -763,6 +765,9 @@ def run_bench(
 
         period = f"{month:%Y-%m}"
         counts = warehouse_counts(settings.warehouse_path)
+        empty = [name for name in ("raw_rows", "staged_rows", "mart_rows", "health_rows") if not counts[name]]
+        if empty:  # a close that wrote nothing somewhere is a defect, not a fast stage
+            raise RuntimeError(f"the first run left {', '.join(empty)} at zero: {counts}")
         by = {s.name: s for s in stages}
         by["ingest"].units, by["ingest"].unit = counts["raw_rows"], "rows"
         by["staging"].units, by["staging"].unit = counts["staged_rows"], "rows"

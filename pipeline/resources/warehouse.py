@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -384,7 +384,6 @@ class WarehouseResource(ConfigurableResource):
     database: str = ""
 
     _warehouse: Warehouse | None = PrivateAttr(default=None)
-    _held: ExitStack | None = PrivateAttr(default=None)
 
     def get(self) -> Warehouse:
         if self._warehouse is None:
@@ -412,30 +411,10 @@ class WarehouseResource(ConfigurableResource):
         # Once per run: with a process per step (the multiprocess executor) every step
         # starts its resources, and only the first of them checks.
         marker = Path(f"{warehouse.path}.checked")
-        checked = run is not None and _read(marker) == run.run_id
-        if not checked and check_warehouse(warehouse.path) and run is not None:
-            marker.write_text(run.run_id, encoding="utf-8")
-        if tags.get(RECOVERY_TAG) is None:
-            self._hold_open(warehouse)
-
-    def _hold_open(self, warehouse: Warehouse) -> None:
-        """Keep one connection to the file open while this process runs steps. DuckDB
-        shares an open database among the process's connections, so every
-        ``connect()`` of the run reuses it instead of reading the file's catalog again
-        (about 23 ms each, a hundred times in a close; most of a rerun's own cost).
-        Statements and transactions are unchanged: each ``connect()`` is still its own
-        connection. Not for restore or rebuild runs, which swap the file itself."""
-        held = ExitStack()
-        try:
-            held.enter_context(open_warehouse(warehouse.path))
-        except WarehouseError:  # fails in the first step that needs it, as before
+        if run is not None and _read(marker) == run.run_id:
             return
-        self._held = held
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            held.close()
+        if check_warehouse(warehouse.path) and run is not None:
+            marker.write_text(run.run_id, encoding="utf-8")
 
 
 def _read(path: Path) -> str | None:

@@ -53,7 +53,8 @@ def test_stage_skips_only_while_its_files_and_references_are_unchanged(warehouse
     assert not run("subscriptions", recompute=True).skipped
 
 
-def test_stage_rebuilds_when_the_table_no_longer_matches_its_counts(warehouse, data_dir, write_csv):
+def stage_two_accounts(warehouse, data_dir, write_csv) -> None:
+    """Accounts A1 and A2 (and their manager), loaded and staged once."""
     write_csv("crm/account_managers.csv", MANAGERS, [["M1", "Ann Lee", "ann@example.com", "East"]])
     write_csv(
         "crm/accounts.csv",
@@ -63,6 +64,10 @@ def test_stage_rebuilds_when_the_table_no_longer_matches_its_counts(warehouse, d
     for name in ("account_managers", "accounts"):
         load_new_files(warehouse, data_dir / "landing", source(name))
         stage(warehouse, source(name))
+
+
+def test_stage_rebuilds_when_the_table_no_longer_matches_its_counts(warehouse, data_dir, write_csv):
+    stage_two_accounts(warehouse, data_dir, write_csv)
     with warehouse.connect() as con:
         con.execute("DELETE FROM staging.accounts WHERE account_id = 'A2'")  # someone edited it by hand
     result = stage(warehouse, source("accounts"))
@@ -72,15 +77,7 @@ def test_stage_rebuilds_when_the_table_no_longer_matches_its_counts(warehouse, d
 def test_a_kept_table_is_still_checked_for_repeated_keys(warehouse, data_dir, write_csv):
     """An edit that keeps the row count (A2 replaced by a second A1) is not caught by the
     counts, so the skipped step still hands the uniqueness check the repeated key."""
-    write_csv("crm/account_managers.csv", MANAGERS, [["M1", "Ann Lee", "ann@example.com", "East"]])
-    write_csv(
-        "crm/accounts.csv",
-        ACCOUNTS,
-        [["A1", "Acme", "key", "M1", "usd", "smb", ""], ["A2", "Beta", "key", "M1", "usd", "smb", ""]],
-    )
-    for name in ("account_managers", "accounts"):
-        load_new_files(warehouse, data_dir / "landing", source(name))
-        stage(warehouse, source(name))
+    stage_two_accounts(warehouse, data_dir, write_csv)
     with warehouse.connect() as con:
         con.execute("UPDATE staging.accounts SET account_id = 'A1' WHERE account_id = 'A2'")
     result = stage(warehouse, source("accounts"))

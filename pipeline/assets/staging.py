@@ -18,7 +18,8 @@ from pipeline.contract import source as source_by_name
 from pipeline.metadata import md
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource
-from pipeline.store.loading import stage, top_reasons
+from pipeline.store.loading import top_reasons
+from pipeline.store.staging import stage
 from pipeline.transforms.matching import account_lookups
 
 
@@ -72,9 +73,7 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
         rate = result.rows_quarantined / result.rows_in if result.rows_in else 0.0
         if result.skipped:
             context.log.info(f"staging/{source.name}: inputs unchanged since the last rebuild; table kept")
-            preview = wh.query_table_head(f"staging.{source.name}", 5)
-        else:
-            preview = result.frame.head(5)
+        preview = wh.query_table_head(f"staging.{source.name}", 5)
         if result.rows_quarantined:
             context.log.warning(f"{result.rows_quarantined} {source.name} row(s) quarantined; see ops.quarantine")
         balanced = result.rows_in == result.rows_staged + result.rows_quarantined + result.rows_superseded
@@ -101,6 +100,7 @@ def build_staging_asset(source: Source) -> AssetsDefinition:
                 + result.rows_superseded,
             },
         )
+        # result.frame: the stored rows whose key repeats (pipeline.store.staging.repeated_keys)
         yield check_unique(result.frame, list(source.key), "one_row_per_key")
         yield check_quarantine_rate(
             result.rows_in, result.rows_quarantined, cfg.quarantine_rate_threshold, "quarantine_rate"

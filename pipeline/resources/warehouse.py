@@ -354,9 +354,13 @@ class Warehouse:
         con.register("_frame", arrow(frame))
         try:
             if not Warehouse.has_table(con, schema, name):
-                con.execute(f"CREATE TABLE {target} AS SELECT * FROM _frame WHERE false")
-            else:
-                Warehouse._add_missing_columns(con, schema, name, target)
+                # One statement. DuckDB 2.0.0 loses sight of an insert of more than one row
+                # group (122,880 rows) into a table created empty (AS ... WHERE false) in the
+                # same transaction: this connection then reads the table as empty, even after
+                # COMMIT (a new connection sees the rows). tests/integration/test_duckdb_quirks.py
+                con.execute(f"CREATE TABLE {target} AS SELECT * FROM _frame")
+                return
+            Warehouse._add_missing_columns(con, schema, name, target)
             con.execute(f"DELETE FROM {target} WHERE {where}", list(params))
             cols = ", ".join(quote_ident(c) for c in frame.columns)
             con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _frame")

@@ -31,6 +31,7 @@ STAGING_CODE = (
     "pipeline/landing.py",
     "pipeline/transforms/staging.py",
     "pipeline/store/loading.py",
+    "pipeline/store/staging.py",
     "sql/ops",
 )
 MART_CODE = (

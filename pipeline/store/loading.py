@@ -1,4 +1,5 @@
-"""Landing files → raw, raw → staging: the warehouse side of ingestion.
+"""Landing files → raw, and reading staging: the warehouse side of ingestion (raw →
+staging is ``pipeline.store.staging``).
 
 Each function does its I/O in one transaction, so a crash leaves either the whole file
 (or the whole staging rebuild) or none of it, and a rerun picks up where it stopped.
@@ -19,14 +20,10 @@ from pipeline.exports import ExportFile, discover_exports
 from pipeline.landing import LandingFile, LandingFileError, discover, read_landing_file
 from pipeline.profiles import FileSpec, Profile, ProfileError, resolve_profiles
 from pipeline.resources.warehouse import Warehouse, arrow, fetch, transaction
-from pipeline.schemas import QUARANTINE
 from pipeline.sql import load_sql, quote_ident
-from pipeline.store import fingerprints
 from pipeline.store.expressions import check_profiles
 from pipeline.store.ledger import load_times, record_load
 from pipeline.store.vendor_loading import VENDOR_COLUMNS, load_identity, read_vendor_rows
-from pipeline.transforms.matching import account_lookups, resolve_accounts
-from pipeline.transforms.staging import StagedResult, stage_source
 from pipeline.zipsafe import ZipLimits
 
 
@@ -227,117 +224,6 @@ def _insert_raw(
             load_sql("ops/record_load"),
             [f.sha256, source.name, rel, str(f.path), frame.height, f.size, loaded_at, run_id],
         )
-
-
-def read_raw(con: duckdb.DuckDBPyConnection, source: Source) -> pl.DataFrame:
-    ensure_raw_table(con, source)
-    cols = ", ".join(quote_ident(c) for c in [*source.column_names, "_file", "_row", "_loaded_at", *VENDOR_COLUMNS])
-    return fetch(con, f"SELECT {cols} FROM raw.{quote_ident(source.name)}")
-
-
-def known_keys_for(con: duckdb.DuckDBPyConnection, source: Source) -> dict[str, pl.Series]:
-    """The staged key values each referencing column must be found in."""
-    keys: dict[str, pl.Series] = {}
-    for c in source.columns:
-        if not c.references:
-            continue
-        ref_source, ref_col = c.references.split(".")
-        if Warehouse.has_table(con, "staging", ref_source):
-            keys[c.references] = fetch(
-                con, f"SELECT DISTINCT {quote_ident(ref_col)} AS k FROM staging.{quote_ident(ref_source)}"
-            )["k"]
-        else:
-            keys[c.references] = pl.Series("k", [], dtype=pl.String)
-    return keys
-
-
-def _with_accounts(con: duckdb.DuckDBPyConnection, source: Source, raw: pl.DataFrame) -> pl.DataFrame:
-    """Raw rows with the account of each vendor record looked up (see transforms.matching)."""
-    lookups = account_lookups(source)
-    if not lookups or raw.is_empty() or (raw["_account_ref"].is_null().all() and raw["_account_email"].is_null().all()):
-        return raw
-    staged = {
-        name: fetch(con, f"SELECT account_id, {cols} FROM staging.{quote_ident(name)}")
-        if Warehouse.has_table(con, "staging", name)
-        else None
-        for name, cols in (("account_aliases", "system, external_id"), ("contacts", "email"))
-        if name in lookups
-    }
-    aliases = staged.get("account_aliases")
-    if aliases is None:
-        aliases = pl.DataFrame(schema={"account_id": pl.String, "system": pl.String, "external_id": pl.String})
-    return resolve_accounts(raw, aliases, staged.get("contacts"))
-
-
-def staging_fingerprint(con: duckdb.DuckDBPyConnection, source: Source) -> str:
-    """Everything staging reads: the source's loaded files, and the staged keys it checks against."""
-    refs = sorted(
-        ({c.references.split(".")[0] for c in source.columns if c.references} | set(account_lookups(source)))
-        - {source.name}
-    )
-    return fingerprints.fingerprint(
-        fingerprints.STAGING_CODE,
-        "staging",
-        source.name,
-        fingerprints.source_inputs(con, source.name),
-        {r: fingerprints.token(con, f"staging/{r}") for r in refs},
-    )
-
-
-def stage(warehouse: Warehouse, source: Source, recompute: bool = False) -> StagedResult:
-    """Rebuild the source's staging table and its quarantine rows from everything in raw.
-
-    When nothing it reads has changed since the last rebuild (and ``recompute`` is off)
-    the table is left as it is and the counts of that rebuild are returned.
-    """
-    asset = f"staging/{source.name}"
-    with warehouse.connect() as con:
-        fp = staging_fingerprint(con, source)
-        built = fingerprints.read(con, asset)
-        if (
-            not recompute
-            and built is not None
-            and built.matches(None, fp)
-            and Warehouse.has_table(con, "staging", source.name)
-        ):
-            table = f"staging.{quote_ident(source.name)}"
-            c = built.counts
-            # Trust the stored counts only while the table still holds what they describe.
-            if con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] == c["rows_staged"]:
-                # The uniqueness check runs here, in DuckDB, on the stored table: only the
-                # rows of a repeated key (none, normally) come back to Python.
-                keys = ", ".join(quote_ident(k) for k in source.key)
-                repeated = fetch(
-                    con,
-                    f"SELECT {keys} FROM (SELECT {keys}, count(*) OVER (PARTITION BY {keys}) AS _n "
-                    f"FROM {table}) WHERE _n > 1",
-                )
-                return StagedResult(
-                    frame=repeated,
-                    rejects=pl.DataFrame(schema=QUARANTINE),
-                    rows_in=c["rows_in"],
-                    rows_staged=c["rows_staged"],
-                    rows_quarantined=c["rows_quarantined"],
-                    rows_superseded=c["rows_superseded"],
-                    skipped=True,
-                )
-        raw = _with_accounts(con, source, read_raw(con, source))
-        result = stage_source(source, raw, known_keys_for(con, source))
-        del raw
-        counts = {
-            "rows_in": result.rows_in,
-            "rows_staged": result.rows_staged,
-            "rows_quarantined": result.rows_quarantined,
-            "rows_superseded": result.rows_superseded,
-        }
-        with transaction(con):
-            Warehouse.replace_table(con, f"staging.{source.name}", result.frame)
-            con.execute(load_sql("ops/clear_quarantine"), [source.name, "staging"])
-            con.register("_q", arrow(result.rejects))
-            con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
-            con.unregister("_q")
-            fingerprints.record(con, asset, None, fp, counts)
-    return result
 
 
 def top_reasons(warehouse: Warehouse, source_name: str, stage_name: str) -> pl.DataFrame:

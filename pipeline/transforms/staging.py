@@ -48,9 +48,10 @@ class StagedResult:
     rows_staged: int
     rows_quarantined: int
     rows_superseded: int
-    # True when staging was left as it was because its inputs had not changed; ``frame``
-    # then holds only the key columns of the stored rows whose key repeats (none, normally:
-    # enough for the uniqueness check, without reading the table into Python).
+    # True when staging was left as it was because its inputs had not changed. From
+    # ``stage_source`` ``frame`` is the staged rows; from the warehouse's
+    # ``pipeline.store.staging.stage``, which writes them to the table, it holds only the
+    # key columns of stored rows whose key repeats (none, normally).
     skipped: bool = False
 
 
@@ -313,30 +314,29 @@ def _key_expr(source: Source) -> pl.Expr:
     return pl.concat_str([pl.col(k).cast(pl.String) for k in source.key], separator="|")
 
 
-def stage_source(
-    source: Source,
-    raw: pl.DataFrame,
-    known_keys: Mapping[str, pl.Series] | None = None,
-) -> StagedResult:
-    """Validate and type one source's raw rows (all files), keeping the latest version per key.
+@dataclass(frozen=True)
+class Judged:
+    """One batch of raw rows judged row by row: what passed, what broke which rule."""
 
-    ``raw`` has the contract columns as text plus ``_file``, ``_row`` and ``_loaded_at``.
-    ``known_keys`` maps a reference like ``"accounts.account_id"`` to the staged values a
-    column must be found in.
-    """
-    known_keys = known_keys or {}
-    schema = staging_schema(source)
-    rows_in = raw.height
-    if rows_in == 0:
-        return StagedResult(pl.DataFrame(schema=schema), pl.DataFrame(schema=QUARANTINE), 0, 0, 0, 0)
+    valid: pl.DataFrame  # _i, _file, _row, _loaded_at, the contract columns typed per the schema, _key
+    problems: pl.DataFrame  # _i, column, reason: one row per broken value
+    text: pl.DataFrame  # the cleaned text of every row (for the values quoted in quarantine)
 
-    names = list(source.column_names)
-    # Vendor exports (pipeline.store.vendor_loading): the export header of each value, and
-    # why no single account was found for a record (pipeline.transforms.matching).
+    @property
+    def rows_flagged(self) -> int:
+        return self.problems.select("_i").n_unique()
+
+
+def clean_rows(source: Source, raw: pl.DataFrame) -> pl.DataFrame:
+    """Raw rows as trimmed text (empty = missing, defaults filled), with their lineage.
+
+    ``_i`` identifies a row: the raw frame's own ``_i`` when it has one (the warehouse
+    passes each row's rowid, so batches never collide), else its position."""
     origin = pl.col("_origin") if "_origin" in raw.columns else pl.lit(None, pl.String)
     account_problem = pl.col(PROBLEM) if PROBLEM in raw.columns else pl.lit(None, pl.String)
     text = raw.select(
-        [
+        ([pl.col("_i").cast(pl.UInt64)] if "_i" in raw.columns else [])
+        + [
             pl.col("_file"),
             pl.col("_row").cast(pl.Int64),
             pl.col("_loaded_at").cast(TIMESTAMP),
@@ -347,7 +347,19 @@ def stage_source(
             (_clean_text(c.name).fill_null(c.default) if c.default is not None else _clean_text(c.name)).alias(c.name)
             for c in source.columns
         ]
-    ).with_row_index("_i")
+    )
+    return text if "_i" in text.columns else text.with_row_index("_i").with_columns(pl.col("_i").cast(pl.UInt64))
+
+
+def judge_rows(source: Source, raw: pl.DataFrame, known_keys: Mapping[str, pl.Series] | None = None) -> Judged:
+    """Type and validate raw rows one by one: every rule that needs no other row.
+
+    Rows of one batch are judged exactly as they would be among all rows, so the
+    warehouse can stage a large source batch by batch and settle the versions of each
+    key (which needs every row) afterwards."""
+    known_keys = known_keys or {}
+    names = list(source.column_names)
+    text = clean_rows(source, raw)
 
     # Each column is parsed once into "__v_<name>"; the reasons read the parsed column
     # instead of parsing again.
@@ -403,9 +415,9 @@ def stage_source(
         flagged.unpivot(index="_i", variable_name="_what", value_name="reason")
         .filter(pl.col("reason").is_not_null())
         .with_columns(pl.col("_what").str.replace(r"^__why\d+_", "").alias("column"))
-        .drop("_what")
+        .select("_i", "column", "reason")
     )
-
+    schema = staging_schema(source)
     valid = (
         both.join(flagged.select("_i"), on="_i", how="anti")
         .select(
@@ -413,43 +425,61 @@ def stage_source(
             "_file",
             "_row",
             "_loaded_at",
-            *[pl.col(_v(name)).alias(name) for name in names],
+            *[pl.col(_v(name)).cast(schema[name]).alias(name) for name in names],
         )
         .with_columns(_key_expr(source).alias("_key"))
     )
+    return Judged(valid, problems, text)
 
-    # Same key twice in one file with different values: nobody can tell which is right.
+
+def conflicting_repeats(source: Source, valid: pl.DataFrame) -> pl.DataFrame:
+    """Same key twice in one file with different values: nobody can tell which is right.
+
+    Returns problem rows (``_i``, ``column``, ``reason``) for every row of such a key in
+    that file. (The warehouse finds the same rows in SQL: ``sql/ops/staging_conflicts``.)"""
+    names = list(source.column_names)
     repeated = valid.filter(pl.struct("_file", "_key").is_duplicated())
-    if repeated.height:
-        repeated = repeated.with_columns(pl.struct(names).hash().alias("_hash"))
-        conflicts = (
-            repeated.group_by("_file", "_key")
-            .agg(pl.col("_hash").n_unique().alias("_versions"), pl.col("_row").sort().alias("_rows"))
-            .filter(pl.col("_versions") > 1)
-        )
-        conflict_rows = repeated.join(conflicts, on=["_file", "_key"], how="semi")
-    else:
-        conflict_rows = repeated
-    if conflict_rows.height:
-        dup_problems = conflict_rows.join(conflicts, on=["_file", "_key"]).select(
+    empty = pl.DataFrame(schema={"_i": pl.UInt64, "column": pl.String, "reason": pl.String})
+    if not repeated.height:
+        return empty
+    repeated = repeated.with_columns(pl.struct(names).hash().alias("_hash"))
+    conflicts = (
+        repeated.group_by("_file", "_key")
+        .agg(pl.col("_hash").n_unique().alias("_versions"), pl.col("_row").sort().alias("_rows"))
+        .filter(pl.col("_versions") > 1)
+    )
+    return (
+        repeated.join(conflicts, on=["_file", "_key"])
+        .select(
             "_i",
             pl.lit(", ".join(source.key)).alias("column"),
-            pl.format(
-                "duplicate key in this file with conflicting values (rows {})",
-                pl.col("_rows").cast(pl.List(pl.String)).list.join(", "),
-            ).alias("reason"),
+            conflict_reason(pl.col("_rows").cast(pl.List(pl.String)).list.join(", ")).alias("reason"),
         )
-        problems = pl.concat([problems, dup_problems], how="diagonal_relaxed")
-        valid = valid.join(conflict_rows.select("_i"), on="_i", how="anti")
+        .cast(empty.schema)
+    )
 
-    versions = valid.height
+
+def conflict_reason(rows: pl.Expr) -> pl.Expr:
+    """The reason of a conflicting repeat, from the text listing its rows ("3, 7")."""
+    return pl.format("duplicate key in this file with conflicting values (rows {})", rows)
+
+
+def latest_versions(source: Source, valid: pl.DataFrame) -> pl.DataFrame:
+    """The latest version of each key (by load time, then file, then row), sorted by key,
+    as the staging schema. (The warehouse does the same in SQL: ``sql/ops/staging_latest``.)"""
     if valid["_key"].is_duplicated().any():
         valid = valid.sort("_loaded_at", "_file", "_row").unique(subset="_key", keep="last", maintain_order=True)
-    staged = valid.sort("_key")
-    rows_quarantined = problems.select("_i").n_unique()
+    schema = staging_schema(source)
+    return valid.sort("_key").select(list(schema.names())).cast(schema)
 
+
+def reject_rows(source: Source, problems: pl.DataFrame, text: pl.DataFrame) -> pl.DataFrame:
+    """Quarantine rows (QUARANTINE) for problems (``_i``, ``column``, ``reason``), quoting
+    each broken value from the cleaned text; a vendor export's value is named by the
+    export's own header."""
+    names = list(source.column_names)
     value_cols = {name: pl.col(name) for name in names}
-    rejects = (
+    return (
         # Renamed first: a source may have columns called "column" or "reason".
         problems.rename({"column": "_column", "reason": "_reason"})
         .join(text, on="_i")
@@ -470,7 +500,6 @@ def stage_source(
             pl.lit("staging").alias("stage"),
             pl.col("_file").alias("file"),
             pl.col("_row").alias("row"),
-            # A vendor export's value is named by the export's own header.
             pl.coalesce(pl.col("_header"), pl.col("_column")).alias("column"),
             pl.col("value").str.slice(0, 500),
             pl.col("_reason").alias("reason"),
@@ -480,12 +509,33 @@ def stage_source(
         .sort("file", "row", "column")
         .cast(QUARANTINE)
     )
-    frame = staged.select(list(schema.names())).cast(schema)
+
+
+def stage_source(
+    source: Source,
+    raw: pl.DataFrame,
+    known_keys: Mapping[str, pl.Series] | None = None,
+) -> StagedResult:
+    """Validate and type one source's raw rows (all files), keeping the latest version per key.
+
+    ``raw`` has the contract columns as text plus ``_file``, ``_row`` and ``_loaded_at``.
+    ``known_keys`` maps a reference like ``"accounts.account_id"`` to the staged values a
+    column must be found in. (The warehouse stages a large source batch by batch with the
+    same pieces: ``pipeline.store.staging.stage``.)
+    """
+    schema = staging_schema(source)
+    rows_in = raw.height
+    if rows_in == 0:
+        return StagedResult(pl.DataFrame(schema=schema), pl.DataFrame(schema=QUARANTINE), 0, 0, 0, 0)
+    judged = judge_rows(source, raw, known_keys)
+    conflicts = conflicting_repeats(source, judged.valid)
+    valid = judged.valid.join(conflicts.select("_i"), on="_i", how="anti") if conflicts.height else judged.valid
+    frame = latest_versions(source, valid)
     return StagedResult(
         frame=frame,
-        rejects=rejects,
+        rejects=reject_rows(source, pl.concat([judged.problems, conflicts]), judged.text),
         rows_in=rows_in,
         rows_staged=frame.height,
-        rows_quarantined=rows_quarantined,
-        rows_superseded=versions - frame.height,
+        rows_quarantined=judged.rows_flagged + conflicts.height,
+        rows_superseded=valid.height - frame.height,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import dagster as dg
 import polars as pl
@@ -13,7 +14,8 @@ from pipeline.assets.staging import build_staging_assets
 from pipeline.contract import SOURCES, source
 from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource, fetch
-from pipeline.store.loading import load_new_files, stage
+from pipeline.store.loading import load_new_files, read_staging
+from pipeline.store.staging import stage
 
 MANAGERS = ["manager_id", "name", "email", "team"]
 ACCOUNTS = ["account_id", "account_name", "tier", "account_manager_id", "currency", "segment", "report_cadence"]
@@ -34,10 +36,11 @@ RESPONSES = ["response_id", "account_id", "survey_type", "score", "responded_at"
 
 
 def load_and_stage(warehouse, data_dir, names):
+    """Each source's staging result, with ``frame`` the staged table as stored."""
     out = {}
     for name in names:
         load_new_files(warehouse, data_dir / "landing", source(name))
-        out[name] = stage(warehouse, source(name))
+        out[name] = replace(stage(warehouse, source(name)), frame=read_staging(warehouse, name))
     return out
 
 

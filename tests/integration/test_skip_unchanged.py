@@ -13,7 +13,8 @@ from pipeline.contract import source
 from pipeline.resources.warehouse import Warehouse, fetch
 from pipeline.runs import run_month
 from pipeline.sample.generator import write_sample
-from pipeline.store.loading import load_new_files, stage
+from pipeline.store.loading import load_new_files
+from pipeline.store.staging import stage
 
 ACCOUNTS = ["account_id", "account_name", "tier", "account_manager_id", "currency", "segment", "report_cadence"]
 MANAGERS = ["manager_id", "name", "email", "team"]

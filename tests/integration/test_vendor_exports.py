@@ -17,7 +17,8 @@ from pipeline.contract import load_order, source
 from pipeline.landing import LandingFileError
 from pipeline.profiles import ProfileError, resolve_profiles
 from pipeline.resources.warehouse import fetch
-from pipeline.store.loading import load_new_files, stage
+from pipeline.store.loading import load_new_files
+from pipeline.store.staging import stage
 from pipeline.transforms.recurring_revenue import mrr_by_month
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"

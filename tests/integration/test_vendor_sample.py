@@ -170,7 +170,8 @@ def test_the_format_names_systems_joined_by_plus():
 def test_a_hubspot_shaped_sample_loads_and_stages_without_quarantine(warehouse, data_dir):
     """HubSpot in place of Salesforce: owners by full name, activities contract-shaped."""
     from pipeline.contract import load_order
-    from pipeline.store.loading import load_new_files, stage
+    from pipeline.store.loading import load_new_files
+    from pipeline.store.staging import stage
 
     landing = data_dir / "landing"
     write_sample(landing, accounts=12, months=14, seed=11, end_month=END, format="hubspot+stripe+zendesk", broken=False)

@@ -36,7 +36,8 @@ from pipeline.landing import LandingFileError, read_landing_file
 from pipeline.profiles import builtin_names
 from pipeline.profiles.plan import plan_file
 from pipeline.resources.warehouse import Warehouse, fetch
-from pipeline.store.loading import load_new_files, stage
+from pipeline.store.loading import load_new_files
+from pipeline.store.staging import stage
 from pipeline.transforms.staging import stage_source
 from tests.support.budgets import examples
 from tests.support.input_helpers import (

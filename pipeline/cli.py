@@ -134,7 +134,13 @@ def cmd_approve(args: argparse.Namespace) -> int:
     settings = load_settings()
     month = parse_month(args.month)
     try:
-        record = approve_period(Warehouse(settings.warehouse_path, ledger_url=settings.ledger_url), month, args.by)
+        record = approve_period(
+            Warehouse(
+                settings.warehouse_path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
+            ),
+            month,
+            args.by,
+        )
     except ApprovalError as exc:
         raise UserError(str(exc)) from None
     print(
@@ -164,7 +170,9 @@ def cmd_resend(args: argparse.Namespace) -> int:
     try:
         mailer = MailerResource().get(settings)
         summary = resend_report(
-            Warehouse(settings.warehouse_path, ledger_url=settings.ledger_url),
+            Warehouse(
+                settings.warehouse_path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
+            ),
             settings,
             args.account.strip(),
             month,
@@ -197,7 +205,9 @@ def _warehouse():
     from pipeline.settings import load_settings
 
     settings = load_settings()
-    return settings, Warehouse(settings.warehouse_path, ledger_url=settings.ledger_url)
+    return settings, Warehouse(
+        settings.warehouse_path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
+    )
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

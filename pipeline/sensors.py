@@ -186,7 +186,10 @@ def build_alert_sensors(settings: Settings) -> list:
         if not s.operator_recipients:
             return dg.SkipReason("PIPELINE_OPERATOR_RECIPIENTS is empty: nobody to tell")
         outcome = send_operator_alert(
-            Warehouse(s.warehouse_path, ledger_url=s.ledger_url), s, MailerResource().get(s), alert
+            Warehouse(s.warehouse_path, ledger_url=s.ledger_url, memory_limit=s.warehouse_memory_limit),
+            s,
+            MailerResource().get(s),
+            alert,
         )
         for error in outcome.errors:
             context.log.warning(f"operator alert: {error}")

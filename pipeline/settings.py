@@ -219,6 +219,9 @@ class Settings:
     automation_running: bool = False  # schedules and sensors ship stopped unless this is true
     sensor_interval_seconds: int = 60
     recompute_unchanged: bool = False  # rebuild staging and marts even when their inputs did not change
+    # What DuckDB may hold in memory before it spills to disk beside the warehouse file
+    # (DuckDB's own default is 80% of the machine's memory); "" = DuckDB's default.
+    warehouse_memory_limit: str = "2GB"
     # Alerts and cross-sell ideas ([alerts] and [cross_sell] in pipeline.toml). alerts=None:
     # the defaults, with the overdue threshold following overdue_attention_threshold.
     alerts: AlertSettings | None = None
@@ -281,6 +284,13 @@ class Settings:
         if not (0 <= self.snapshot_retention <= 1000):
             raise SettingsError(
                 f"PIPELINE_SNAPSHOT_RETENTION must be 0..1000 (the closes whose snapshot is kept), got {self.snapshot_retention}"
+            )
+        if self.warehouse_memory_limit and not re.fullmatch(
+            r"\d+(\.\d+)?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", self.warehouse_memory_limit, flags=re.IGNORECASE
+        ):
+            raise SettingsError(
+                "PIPELINE_WAREHOUSE_MEMORY_LIMIT must be an amount like 2GB or 512MiB "
+                f"(or empty for DuckDB's default), got {self.warehouse_memory_limit!r}"
             )
         if self.render_cluster is not None and not re.fullmatch(
             r"(tcp|tls)://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}", self.render_cluster
@@ -519,6 +529,8 @@ def _apply_simple(s: Settings, values: Mapping[str, Any], source: str) -> Settin
             kwargs[key] = str(raw) or None
         elif key == "render_cluster":
             kwargs[key] = str(raw).strip() or None
+        elif key == "warehouse_memory_limit":
+            kwargs[key] = str(raw).strip().replace(" ", "")
         elif key == "manager_book_delivery":
             kwargs[key] = str(raw).strip().lower()
         elif key == "reports_url":

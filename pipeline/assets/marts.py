@@ -39,11 +39,12 @@ from pipeline.store.marts import (
     mart_inputs,
     read_months,
     read_months_as_stored,
+    repeated_keys,
 )
-from pipeline.transforms.account_monthly import build_account_monthly
+from pipeline.transforms.account_monthly import build_account_monthly_by_accounts
 from pipeline.transforms.calendar import add_months
 from pipeline.transforms.forecast import expansion_win_rate, portfolio_forecast
-from pipeline.transforms.health import account_health, account_health_schema
+from pipeline.transforms.health import account_health_by_accounts, account_health_schema
 from pipeline.transforms.portfolio import portfolio_monthly
 
 ACCOUNT_MONTHLY_KEY = AssetKey(["marts", "account_monthly"])
@@ -65,11 +66,22 @@ KPI_SOURCES = (
 )
 
 
+# Accounts computed at a time by account_monthly and account_health: every number of an
+# account reads only that account's rows, so slices change nothing but peak memory.
+ACCOUNTS_PER_PART = 20_000
+
 # The sources whose records account_monthly quarantines (stage "marts") for a missing rate.
 FX_QUARANTINE_SOURCES = ("subscriptions", "invoices", "opportunities")
 
-# Free text no KPI reads: most of the bytes of the largest tables.
-UNUSED_TEXT = {"activities": ("subject",), "tickets": ("subject",), "responses": ("comment",)}
+# The only columns the KPIs read from the largest tables: activities alone are 11 million
+# rows at 100,000 accounts, and their ids, free text and lineage were most of the
+# account_monthly step's memory. (The money tables keep every column: a record without an
+# exchange rate is quarantined with its file and row.)
+KPI_COLUMNS = {
+    "activities": ("account_id", "occurred_at"),
+    "tickets": ("account_id", "opened_at", "resolved_at", "priority"),
+    "responses": ("account_id", "survey_type", "score", "responded_at"),
+}
 
 
 def report_build(context: AssetExecutionContext, name: str, build: Build, month: date) -> None:
@@ -145,8 +157,13 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         )
 
         def compute() -> Computed:
-            staged = {name: read_staging(wh, name, drop=UNUSED_TEXT.get(name, ())) for name in KPI_SOURCES}
-            result = build_account_monthly(**staged, reporting_month=month, reporting_currency=cfg.reporting_currency)
+            staged = {name: read_staging(wh, name, only=KPI_COLUMNS.get(name)) for name in KPI_SOURCES}
+            result = build_account_monthly_by_accounts(
+                **staged,
+                reporting_month=month,
+                reporting_currency=cfg.reporting_currency,
+                accounts_per_part=ACCOUNTS_PER_PART,
+            )
             return Computed(result.frame, {"rows_quarantined_missing_fx": result.rejects.height}, result.rejects)
 
         build = build_or_reuse(
@@ -186,7 +203,9 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
                 ),
             }
         )
-        yield checks.check_unique(frame, ["account_id", "month"], "one_row_per_account_month")
+        yield checks.check_repeats(
+            repeated_keys(wh, "marts.account_monthly", ["account_id", "month"], month), "one_row_per_account_month"
+        )
         yield checks.check_no_null(frame, "mrr", "mrr_never_null")
         yield checks.check_months_complete(frame, month, "months_complete")
         yield checks.check_bridge(
@@ -222,7 +241,7 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         def compute() -> Computed:
             monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
             overrides = read_staging(wh, "health_overrides")
-            return Computed(account_health(monthly, overrides, cfg.health))
+            return Computed(account_health_by_accounts(monthly, overrides, cfg.health, ACCOUNTS_PER_PART))
 
         build = build_or_reuse(
             wh,
@@ -242,7 +261,9 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         yield checks.check_change_split(
             health, [f"{m.name}_change" for m in cfg.health.measures], "change_split_adds_up"
         )
-        yield checks.check_unique(health, ["account_id", "month"], "one_row_per_account_month")
+        yield checks.check_repeats(
+            repeated_keys(wh, "marts.account_health", ["account_id", "month"], month), "one_row_per_account_month"
+        )
 
     @asset(
         key=PORTFOLIO_MONTHLY_KEY,
@@ -290,7 +311,8 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
 
         def compute() -> Computed:
             monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
-            health = read_months_as_stored(wh, "marts.account_health", month)
+            # Only the band: the drivers' sentences are most of account_health's bytes.
+            health = read_months_as_stored(wh, "marts.account_health", month, ("account_id", "month", "band"))
             first = first_billing_month(wh)
             forecast = read_months(wh, "marts.account_forecast", month, ACCOUNT_FORECAST)
             wins = expansion_win_rate(read_staging(wh, "opportunities"), monthly["month"].unique().to_list())

@@ -8,6 +8,7 @@ rerun or a crash never leaves a half-written month.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -84,8 +85,14 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 @contextmanager
-def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse file, creating it and its schemas on first use."""
+def open_warehouse(
+    path: Path | str, read_only: bool = False, memory_limit: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse file, creating it and its schemas on first use.
+
+    ``memory_limit`` (like "2GB", validated by the settings) caps what DuckDB holds in
+    memory before it spills to ``<warehouse>.tmp``; None leaves DuckDB's default, 80% of
+    the machine."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +108,10 @@ def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[duckdb
         ) from None
     try:
         con.execute("SET TimeZone = 'UTC'")
+        if memory_limit:
+            if not re.fullmatch(r"\d+(\.\d+)?[KMGT]i?B", memory_limit, flags=re.IGNORECASE):
+                raise ValueError(f"not a memory amount: {memory_limit!r}")
+            con.execute(f"SET memory_limit = '{memory_limit}'")
         if not read_only:
             key = str(path.resolve())
             with _BOOT_LOCK:
@@ -256,9 +267,10 @@ class Warehouse:
     ``ledger_url`` is where the ledger of deliveries, approvals and loads lives
     (``PIPELINE_LEDGER_URL``; None: ``ledger.sqlite`` beside the file)."""
 
-    def __init__(self, path: Path | str, ledger_url: str | None = None):
+    def __init__(self, path: Path | str, ledger_url: str | None = None, memory_limit: str | None = None):
         self.path = Path(path)
         self.ledger_url = ledger_url
+        self.memory_limit = memory_limit or None
         self._local = threading.local()
 
     @contextmanager
@@ -267,7 +279,7 @@ class Warehouse:
         if shared is not None:
             yield shared
             return
-        with open_warehouse(self.path, read_only=read_only) as con:
+        with open_warehouse(self.path, read_only=read_only, memory_limit=self.memory_limit) as con:
             yield con
 
     @contextmanager
@@ -280,7 +292,7 @@ class Warehouse:
         if getattr(self._local, "con", None) is not None:
             yield
             return
-        with open_warehouse(self.path) as con:
+        with open_warehouse(self.path, memory_limit=self.memory_limit) as con:
             self._local.con = con
             try:
                 yield
@@ -298,13 +310,17 @@ class Warehouse:
         with self.connect() as con:
             return fetch(con, load_sql(sql_name), params)
 
-    def table(self, qualified: str, where_month_le: date | None = None) -> pl.DataFrame:
-        """Read a whole table (optionally rows with month <= a date); empty frame if it is absent."""
+    def table(
+        self, qualified: str, where_month_le: date | None = None, columns: Sequence[str] | None = None
+    ) -> pl.DataFrame:
+        """Read a whole table (optionally rows with month <= a date, only some columns);
+        empty frame if it is absent."""
         schema, name = qualified.split(".")
         with self.connect() as con:
             if not self.has_table(con, schema, name):
                 return pl.DataFrame()
-            sql = f"SELECT * FROM {quote_ident(schema)}.{quote_ident(name)}"
+            selected = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+            sql = f"SELECT {selected} FROM {quote_ident(schema)}.{quote_ident(name)}"
             if where_month_le is not None:
                 return fetch(con, sql + " WHERE month <= ?", [where_month_le])
             return fetch(con, sql)
@@ -395,7 +411,9 @@ class WarehouseResource(ConfigurableResource):
 
             settings = load_settings()
             path = Path(self.database) if self.database else settings.warehouse_path
-            self._warehouse = Warehouse(path, ledger_url=settings.ledger_url)
+            self._warehouse = Warehouse(
+                path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
+            )
         return self._warehouse
 
     def setup_for_execution(self, context: InitResourceContext) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipeline.resources.warehouse import Warehouse, arrow
+from pipeline.resources.warehouse import Warehouse, arrow, fetch
 from pipeline.schemas import QUARANTINE
-from pipeline.sql import load_sql
+from pipeline.sql import load_sql, quote_ident
 from pipeline.store import fingerprints
 
 
@@ -29,10 +29,28 @@ def read_months(wh: Warehouse, table: str, month: date, schema: pl.Schema) -> pl
     return pl.DataFrame(schema=schema) if frame.is_empty() else frame.cast(schema)
 
 
-def read_months_as_stored(wh: Warehouse, table: str, month: date) -> pl.DataFrame | None:
-    """A mart's rows up to the month with the types they were stored with; None before the first run."""
-    frame = wh.table(table, where_month_le=month)
+def read_months_as_stored(
+    wh: Warehouse, table: str, month: date, columns: tuple[str, ...] | None = None
+) -> pl.DataFrame | None:
+    """A mart's rows up to the month (``columns`` only, when given) with the types they were
+    stored with; None before the first run."""
+    frame = wh.table(table, where_month_le=month, columns=columns)
     return None if frame.is_empty() else frame
+
+
+def repeated_keys(wh: Warehouse, table: str, keys: list[str], month: date) -> pl.DataFrame:
+    """The keys that more than one stored row up to the month shares, with how many (``len``;
+    none, normally). The uniqueness check of a large mart runs here, in DuckDB, on what was
+    written: hashing 3 million account-months in Polars took 1.7 GiB at 100,000 accounts."""
+    schema, name = table.split(".")
+    cols = ", ".join(quote_ident(k) for k in keys)
+    with wh.connect() as con:
+        return fetch(
+            con,
+            f"SELECT {cols}, count(*) AS len FROM {quote_ident(schema)}.{quote_ident(name)} "
+            f"WHERE month <= ? GROUP BY {cols} HAVING count(*) > 1 ORDER BY {cols}",
+            [month],
+        )
 
 
 def first_billing_month(wh: Warehouse) -> date | None:
@@ -150,7 +168,9 @@ def build_or_reuse(
     if built is not None:
         return Build(read_months(wh, table, month, schema), recomputed=False, counts=built.counts)
     computed = compute()
-    frame = computed.frame.cast(schema)
+    # A cast to the schema it already has still copies nested columns (the health
+    # drivers: 0.8 GiB at 100,000 accounts).
+    frame = computed.frame if computed.frame.schema == schema else computed.frame.cast(schema)
     if computed.rejects is None:
         write_months(wh, table, frame, month, inputs, computed.counts)
     else:

@@ -165,34 +165,48 @@ def stage(warehouse: Warehouse, source: Source, recompute: bool = False, batch_r
         ensure_raw_table(con, source)
         keys = known_keys_for(con, source)
         lookups = account_lookup_tables(con, source)
-        # The temporary table is created before the transaction, by DDL: see _create_valid.
+        # Batches are judged into a temporary table outside the transaction (only this
+        # connection sees it): DuckDB holds every frame registered inside a transaction
+        # until it ends, 350 MB per million activities; see also _create_valid.
         _create_valid(con, source)
-        with transaction(con):
-            counts, rejects = _rebuild(con, source, keys, lookups, batch_rows)
-            con.execute(load_sql("ops/clear_quarantine"), [source.name, "staging"])
-            con.register("_q", arrow(rejects))
-            con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
-            con.unregister("_q")
-            fingerprints.record(con, asset, None, fp, counts)
+        try:
+            rows_in, rows_flagged, versions, rejects = _judge_into_valid(con, source, keys, lookups, batch_rows)
+            with transaction(con):
+                con.execute(f"CREATE OR REPLACE TABLE {table} AS {load_sql('ops/staging_latest')}")
+                staged = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+                counts = {
+                    "rows_in": rows_in,
+                    "rows_staged": staged,
+                    "rows_quarantined": rows_flagged,
+                    "rows_superseded": versions - staged,
+                }
+                con.execute(load_sql("ops/clear_quarantine"), [source.name, "staging"])
+                con.register("_q", arrow(rejects))
+                con.execute("INSERT INTO ops.quarantine SELECT * FROM _q")
+                con.unregister("_q")
+                fingerprints.record(con, asset, None, fp, counts)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {VALID}")
         return StagedResult(
             frame=repeated_keys(con, source),
             rejects=rejects,
-            rows_in=counts["rows_in"],
-            rows_staged=counts["rows_staged"],
-            rows_quarantined=counts["rows_quarantined"],
-            rows_superseded=counts["rows_superseded"],
+            rows_in=rows_in,
+            rows_staged=staged,
+            rows_quarantined=rows_flagged,
+            rows_superseded=versions - staged,
         )
 
 
-def _rebuild(
+def _judge_into_valid(
     con: duckdb.DuckDBPyConnection,
     source: Source,
     keys: dict[str, pl.Series],
     lookups: dict[str, pl.DataFrame | None],
     batch_rows: int,
-) -> tuple[dict[str, int], pl.DataFrame]:
-    """Judge raw batch by batch, settle versions in SQL, replace the staging table (inside
-    the caller's transaction). Returns the counts and the quarantine rows."""
+) -> tuple[int, int, int, pl.DataFrame]:
+    """Judge raw batch by batch into the temporary table, then take out the conflicting
+    repeats. Returns rows in, rows quarantined, rows left (every version of each key) and
+    the quarantine rows, sorted by file, row and column."""
     names = list(source.column_names)
     schema = _valid_schema(source)
     raw_table = f"raw.{quote_ident(source.name)}"
@@ -226,15 +240,7 @@ def _rebuild(
             "_i", pl.lit(", ".join(source.key)).alias("column"), conflict_reason(pl.col("rows_listed")).alias("reason")
         )
         rejects.append(reject_rows(source, problems, clean_rows(source, with_accounts(source, raw, lookups))))
+        rows_flagged += conflicts.height
     versions = con.execute(f"SELECT count(*) FROM {VALID}").fetchall()[0][0]
-    con.execute(f"CREATE OR REPLACE TABLE staging.{quote_ident(source.name)} AS {load_sql('ops/staging_latest')}")
-    con.execute(f"DROP TABLE {VALID}")
-    staged = con.execute(f"SELECT count(*) FROM staging.{quote_ident(source.name)}").fetchall()[0][0]
-    counts = {
-        "rows_in": rows_in,
-        "rows_staged": staged,
-        "rows_quarantined": rows_flagged + conflicts.height,
-        "rows_superseded": versions - staged,
-    }
     out = pl.concat(rejects).sort("file", "row", "column") if rejects else pl.DataFrame(schema=QUARANTINE)
-    return counts, out
+    return rows_in, rows_flagged, versions, out

@@ -116,15 +116,12 @@ def portfolio_monthly(
             f"(first: {first_dupe['account_id']} {first_dupe['month']}); expected one row per account and month"
         )
     rows = _account_rows(account_monthly, account_health)
-    stacked = pl.concat(
-        [rows.with_columns(grouping=pl.lit(name), group_value=value) for name, value in GROUPING_EXPRESSIONS]
-    )
     keys = ["month", "grouping", "group_value"]
 
     def money(column: str) -> pl.Expr:
         return pl.col(column).sum().cast(MONEY)
 
-    g = stacked.group_by(keys).agg(
+    sums = [
         money("mrr_previous").alias("mrr_start"),
         money("mrr").alias("mrr_end"),
         *[money(c) for c in MOVEMENTS],
@@ -149,7 +146,20 @@ def portfolio_monthly(
         pl.col("touches_3m").sum(),
         pl.len().cast(pl.Int64).alias("accounts"),
         *[pl.col(f"_band_{b}").sum().alias(f"accounts_{b}") for b in _BANDS],
-    )
+    ]
+    # The account rows are built once, with only the columns the sums and groupings read,
+    # and summed one grouping at a time: stacking four copies of every account-month (one
+    # per grouping) took about 3 GiB more at 100,000 accounts. The groups of a grouping are
+    # disjoint, so the sums are the same.
+    needed = {n for e in [*sums, *(v for _, v in GROUPING_EXPRESSIONS)] for n in e.meta.root_names()}
+    built = rows.select(["month", *sorted(needed - {"month"})]).collect()
+    g = pl.concat(
+        [
+            built.lazy().with_columns(grouping=pl.lit(name), group_value=value).group_by(keys).agg(sums).collect()
+            for name, value in GROUPING_EXPRESSIONS
+        ]
+    ).lazy()
+    del built
 
     # Σ over M-5 .. M of the same group: each group-month row is spread to the six months
     # whose window holds it; a month without a row contributes nothing (counts 0).

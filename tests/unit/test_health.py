@@ -27,7 +27,12 @@ from hypothesis import strategies as st
 
 from pipeline.schemas import ACCOUNT_MONTHLY, DRIVER, MONEY
 from pipeline.settings import HealthSettings
-from pipeline.transforms.health import account_health, account_health_schema, health_inputs
+from pipeline.transforms.health import (
+    account_health,
+    account_health_by_accounts,
+    account_health_schema,
+    health_inputs,
+)
 from tests.support.budgets import examples
 
 SETTINGS = HealthSettings()
@@ -477,3 +482,25 @@ def test_properties_on_random_inputs(jan, feb):
     if feb_row["score_change"] is not None:
         parts = sum(feb_row[f"{n}_change"] for n in names)
         assert abs(parts - feb_row["score_change"]) <= 0.1 + 1e-9
+
+
+def test_health_by_slices_of_accounts_equals_one_piece():
+    """Slicing by account changes nothing: changes still read the account's own previous
+    month, overrides still apply, and the rows come back in the same order."""
+    overrides = pl.DataFrame(
+        {"account_id": ["b"], "band": ["red"], "reason": ["CFO left"], "set_by": ["m1"], "expires_on": [MAR]}
+    )
+    frame = am(
+        dict(account_id="c", month=FEB, **FULL),
+        dict(account_id="a", month=JAN, **FULL),
+        dict(account_id="a", month=FEB, **{**FULL, "nps_12m": -40.0}),
+        dict(account_id="b", month=JAN, **FULL),
+        dict(account_id="b", month=FEB, **{**FULL, "open_high_priority_tickets": 3}),
+        dict(account_id="c", month=JAN, mrr="0", overdue_amount="0"),
+    )
+    whole = account_health(frame, overrides, SETTINGS)
+    for per_part in (1, 2, 5):
+        sliced = account_health_by_accounts(frame, overrides, SETTINGS, accounts_per_part=per_part)
+        assert sliced.equals(whole), per_part
+    assert one(whole, "a", FEB)["score_change"] is not None  # the case the slices must keep
+    assert one(whole, "b", JAN)["band"] == "red"

@@ -135,9 +135,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     month = parse_month(args.month)
     try:
         record = approve_period(
-            Warehouse(
-                settings.warehouse_path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
-            ),
+            Warehouse.from_settings(settings),
             month,
             args.by,
         )
@@ -170,9 +168,7 @@ def cmd_resend(args: argparse.Namespace) -> int:
     try:
         mailer = MailerResource().get(settings)
         summary = resend_report(
-            Warehouse(
-                settings.warehouse_path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
-            ),
+            Warehouse.from_settings(settings),
             settings,
             args.account.strip(),
             month,
@@ -205,9 +201,7 @@ def _warehouse():
     from pipeline.settings import load_settings
 
     settings = load_settings()
-    return settings, Warehouse(
-        settings.warehouse_path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
-    )
+    return settings, Warehouse.from_settings(settings)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

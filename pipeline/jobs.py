@@ -169,7 +169,7 @@ def restore_warehouse_op(
     context: dg.OpExecutionContext, config: RestoreWarehouseConfig, settings: SettingsResource
 ) -> dg.Output:
     s = settings.get()
-    wh = Warehouse(s.warehouse_path, ledger_url=s.ledger_url, memory_limit=s.warehouse_memory_limit)
+    wh = Warehouse.from_settings(s)
     try:
         with run_lock(wh.path):
             restored = restore(wh, s, config.snapshot.strip() or None)

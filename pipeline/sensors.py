@@ -186,7 +186,7 @@ def build_alert_sensors(settings: Settings) -> list:
         if not s.operator_recipients:
             return dg.SkipReason("PIPELINE_OPERATOR_RECIPIENTS is empty: nobody to tell")
         outcome = send_operator_alert(
-            Warehouse(s.warehouse_path, ledger_url=s.ledger_url, memory_limit=s.warehouse_memory_limit),
+            Warehouse.from_settings(s),
             s,
             MailerResource().get(s),
             alert,

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -22,6 +22,9 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from pipeline.sql import load_sql, quote_ident
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 SCHEMAS = ("raw", "staging", "marts", "ops")
 OPS_TABLES = (
@@ -273,6 +276,13 @@ class Warehouse:
         self.memory_limit = memory_limit or None
         self._local = threading.local()
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Warehouse:
+        """The warehouse file, ledger and DuckDB memory limit the settings name."""
+        return cls(
+            settings.warehouse_path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
+        )
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         shared = getattr(self._local, "con", None)
@@ -411,8 +421,10 @@ class WarehouseResource(ConfigurableResource):
 
             settings = load_settings()
             path = Path(self.database) if self.database else settings.warehouse_path
-            self._warehouse = Warehouse(
-                path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
+            self._warehouse = (
+                Warehouse(path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit)
+                if self.database
+                else Warehouse.from_settings(settings)
             )
         return self._warehouse
 

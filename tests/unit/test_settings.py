@@ -120,3 +120,19 @@ def test_the_cli_reports_a_bad_setting_in_one_line(tmp_path):
     )
     assert out.returncode == 1
     assert out.stderr.strip() == "error: health.measures.support.weight must be positive, got -3.0"
+
+
+def test_the_warehouse_memory_limit_reaches_duckdb(tmp_path):
+    """PIPELINE_WAREHOUSE_MEMORY_LIMIT caps DuckDB on every connection; a typo is named."""
+    from pipeline.resources.warehouse import Warehouse
+
+    assert load_settings({"PIPELINE_DATA_DIR": str(tmp_path)}).warehouse_memory_limit == "2GB"
+    s = load_settings({"PIPELINE_DATA_DIR": str(tmp_path), "PIPELINE_WAREHOUSE_MEMORY_LIMIT": "512 MiB"})
+    with Warehouse.from_settings(s).connect() as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "512.0 MiB"
+    unset = load_settings({"PIPELINE_DATA_DIR": str(tmp_path), "PIPELINE_WAREHOUSE_MEMORY_LIMIT": ""})
+    assert unset.warehouse_memory_limit == ""
+    with Warehouse.from_settings(unset).connect() as con:  # DuckDB's own default, not 512 MiB
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != "512.0 MiB"
+    with pytest.raises(SettingsError, match="PIPELINE_WAREHOUSE_MEMORY_LIMIT must be an amount like 2GB"):
+        load_settings({"PIPELINE_DATA_DIR": str(tmp_path), "PIPELINE_WAREHOUSE_MEMORY_LIMIT": "2 gigs'; DROP"})

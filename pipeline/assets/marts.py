@@ -159,7 +159,7 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         def compute() -> Computed:
             staged = {name: read_staging(wh, name, only=KPI_COLUMNS.get(name)) for name in KPI_SOURCES}
             result = build_account_monthly_by_accounts(
-                **staged,
+                staged,
                 reporting_month=month,
                 reporting_currency=cfg.reporting_currency,
                 accounts_per_part=ACCOUNTS_PER_PART,

@@ -434,7 +434,7 @@ def test_slices_of_accounts_build_the_same_mart(result: AccountMonthlyResult, pe
     """Slicing by account changes nothing: every account's months, sums and trailing
     windows, and the quarantined record (account a's gbp subscription) are the same."""
     sliced = build_account_monthly_by_accounts(
-        **INPUTS, reporting_month=date(2024, 6, 1), reporting_currency="USD", accounts_per_part=per_part
+        INPUTS, reporting_month=date(2024, 6, 1), reporting_currency="USD", accounts_per_part=per_part
     )
     assert_frame_equal(sliced.frame, result.frame)
     assert_frame_equal(sliced.rejects, result.rejects)

@@ -361,6 +361,13 @@ class Warehouse:
             con.unregister("_frame")
 
     @staticmethod
+    def replace_table_from_query(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str) -> None:
+        """Replace a whole table with the rows of a query (inside the caller's transaction):
+        staging writes a source's table from its temporary table of judged rows."""
+        schema, name = qualified.split(".")
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(schema)}.{quote_ident(name)} AS {select_sql}")
+
+    @staticmethod
     def replace_rows(
         con: duckdb.DuckDBPyConnection,
         qualified: str,

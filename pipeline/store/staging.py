@@ -173,7 +173,7 @@ def stage(warehouse: Warehouse, source: Source, recompute: bool = False, batch_r
         try:
             rows_in, rows_flagged, versions, rejects = _judge_into_valid(con, source, keys, lookups, batch_rows)
             with transaction(con):
-                con.execute(f"CREATE OR REPLACE TABLE {table} AS {load_sql('ops/staging_latest')}")
+                Warehouse.replace_table_from_query(con, f"staging.{source.name}", load_sql("ops/staging_latest"))
                 staged = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
                 counts = {
                     "rows_in": rows_in,

@@ -114,7 +114,7 @@ def _after_replace(method: str, prefix: str):
     return install
 
 
-t_staging_write = _after_replace("replace_table", "staging.")
+t_staging_write = _after_replace("replace_table_from_query", "staging.")
 t_marts_write = _after_replace("replace_rows", "marts.")
 t_manifest_write = _after_replace("replace_rows", "ops.report_manifest")
 

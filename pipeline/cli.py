@@ -134,11 +134,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     settings = load_settings()
     month = parse_month(args.month)
     try:
-        record = approve_period(
-            Warehouse.from_settings(settings),
-            month,
-            args.by,
-        )
+        record = approve_period(Warehouse.from_settings(settings), month, args.by)
     except ApprovalError as exc:
         raise UserError(str(exc)) from None
     print(

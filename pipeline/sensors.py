@@ -185,12 +185,7 @@ def build_alert_sensors(settings: Settings) -> list:
         s = load_settings()
         if not s.operator_recipients:
             return dg.SkipReason("PIPELINE_OPERATOR_RECIPIENTS is empty: nobody to tell")
-        outcome = send_operator_alert(
-            Warehouse.from_settings(s),
-            s,
-            MailerResource().get(s),
-            alert,
-        )
+        outcome = send_operator_alert(Warehouse.from_settings(s), s, MailerResource().get(s), alert)
         for error in outcome.errors:
             context.log.warning(f"operator alert: {error}")
         context.log.info(

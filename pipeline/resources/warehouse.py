@@ -428,10 +428,8 @@ class WarehouseResource(ConfigurableResource):
 
             settings = load_settings()
             path = Path(self.database) if self.database else settings.warehouse_path
-            self._warehouse = (
-                Warehouse(path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit)
-                if self.database
-                else Warehouse.from_settings(settings)
+            self._warehouse = Warehouse(
+                path, ledger_url=settings.ledger_url, memory_limit=settings.warehouse_memory_limit
             )
         return self._warehouse
 

@@ -1,8 +1,8 @@
 """Landing files → raw, and reading staging: the warehouse side of ingestion (raw →
 staging is ``pipeline.store.staging``).
 
-Each function does its I/O in one transaction, so a crash leaves either the whole file
-(or the whole staging rebuild) or none of it, and a rerun picks up where it stopped.
+Each file is loaded in one transaction with its ops.loads row, so a crash leaves either
+the whole file or none of it, and a rerun picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -230,17 +230,15 @@ def top_reasons(warehouse: Warehouse, source_name: str, stage_name: str) -> pl.D
     return warehouse.query("ops/quarantine_top_reasons", [source_name, stage_name])
 
 
-def read_staging(
-    warehouse: Warehouse, source_name: str, drop: tuple[str, ...] = (), only: tuple[str, ...] | None = None
-) -> pl.DataFrame:
+def read_staging(warehouse: Warehouse, source_name: str, only: tuple[str, ...] | None = None) -> pl.DataFrame:
     """A staging table as a frame; an empty frame of the right schema before the first load.
 
-    ``drop`` leaves out columns the caller does not use (free text is most of the bytes);
-    ``only``, when given, reads just those columns."""
+    ``only``, when given, reads just those columns (ids, free text and lineage are most
+    of the bytes of the largest tables)."""
     from pipeline.schemas import staging_schema
 
     full = staging_schema(source_by_name(source_name))
-    schema = pl.Schema({k: v for k, v in full.items() if k not in drop and (only is None or k in only)})
+    schema = pl.Schema({k: v for k, v in full.items() if only is None or k in only})
     with warehouse.connect() as con:
         if not Warehouse.has_table(con, "staging", source_name):
             return pl.DataFrame(schema=schema)

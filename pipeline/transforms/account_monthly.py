@@ -28,6 +28,7 @@ from pipeline.transforms.activity import (
 from pipeline.transforms.calendar import (
     ACCOUNT,
     MONTH,
+    account_parts,
     month_end,
     month_spine,
     month_start,
@@ -208,19 +209,13 @@ def build_account_monthly_by_accounts(
             **r, fx_rates=fx_rates, reporting_month=reporting_month, reporting_currency=reporting_currency
         )
 
-    ids = (
-        pl.concat([f.select(pl.col(ACCOUNT).cast(pl.String)) for f in records.values()])
-        .get_column(ACCOUNT)
-        .unique()
-        .drop_nulls()
-        .sort()
-    )
-    if ids.len() <= accounts_per_part:
+    ids = pl.concat([f.select(pl.col(ACCOUNT).cast(pl.String)) for f in records.values()]).get_column(ACCOUNT)
+    parts = list(account_parts(ids, accounts_per_part))
+    if len(parts) <= 1:
         return build(records)
     frames, rejects = [], []
-    for start in range(0, ids.len(), accounts_per_part):
-        part = ids.slice(start, accounts_per_part).implode()
-        result = build({name: f.filter(pl.col(ACCOUNT).is_in(part)) for name, f in records.items()})
+    for part in parts:
+        result = build({name: f.filter(part) for name, f in records.items()})
         frames.append(result.frame)
         rejects.append(result.rejects)
     order = {"subscriptions": 0, "invoices": 1, "opportunities": 2}

@@ -42,8 +42,9 @@ import polars as pl
 
 from pipeline.schemas import DRIVER
 from pipeline.settings import HealthSettings, Measure
+from pipeline.transforms.calendar import account_parts
 
-__all__ = ["account_health", "account_health_schema", "health_inputs"]
+__all__ = ["account_health", "account_health_by_accounts", "account_health_schema", "health_inputs"]
 
 BAND_GREEN = "green"
 BAND_AMBER = "amber"
@@ -396,12 +397,7 @@ def account_health_by_accounts(
     changes nothing but memory: the drivers are built one row per account-month and
     measure, about a dozen copies of account_monthly's width at once when done in one
     piece (7.6 GiB at 100,000 accounts)."""
-    ids = account_monthly.get_column("account_id").unique().sort()
-    if ids.len() <= accounts_per_part:
+    parts = list(account_parts(account_monthly.get_column("account_id"), accounts_per_part))
+    if len(parts) <= 1:
         return account_health(account_monthly, overrides, settings)
-    parts = []
-    for start in range(0, ids.len(), accounts_per_part):
-        chunk = ids.slice(start, accounts_per_part)
-        part = account_monthly.filter(pl.col("account_id").is_in(chunk.implode()))
-        parts.append(account_health(part, overrides, settings))
-    return pl.concat(parts)
+    return pl.concat([account_health(account_monthly.filter(part), overrides, settings) for part in parts])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
-import polars as pl
 from dagster import AssetExecutionContext, AssetMaterialization, MonthlyPartitionsDefinition
 
 
@@ -25,26 +25,26 @@ def reporting_month(context: AssetExecutionContext) -> date:
     return month_of_partition(context.partition_key)
 
 
-def record_rewritten_months(context: AssetExecutionContext, frame: pl.DataFrame, month: date) -> None:
+def record_rewritten_months(context: AssetExecutionContext, rows_per_month: Mapping[date, int], month: date) -> None:
     """Mark the earlier months this run rewrote as materialized partitions too.
 
     A run for month M replaces every month up to M, so those partitions do hold current
     data; without these events the UI would show them as missing.
     """
     partitions = context.assets_def.partitions_def
-    if partitions is None or frame.is_empty():
+    if partitions is None or not rows_per_month:
         return
     # Months of this run's own partition (range) are recorded by Dagster itself.
     first_of_run = month_of_partition(context.partition_key_range.start) if context.has_partition_key_range else month
     valid = set(partitions.get_partition_keys())
-    for m in sorted(set(frame["month"].to_list())):
+    for m in sorted(rows_per_month):
         key = m.strftime("%Y-%m-%d")
         if m < first_of_run and key in valid:
             context.log_event(
                 AssetMaterialization(
                     asset_key=context.asset_key,
                     partition=key,
-                    metadata={"rewritten_by_partition": month.isoformat(), "rows": int((frame["month"] == m).sum())},
+                    metadata={"rewritten_by_partition": month.isoformat(), "rows": rows_per_month[m]},
                 )
             )
 

@@ -87,6 +87,29 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
 
 
+def create_temp_table(con: duckdb.DuckDBPyConnection, name: str, schema: pl.Schema) -> None:
+    """An empty temporary table of these columns, for rows written a batch at a time.
+
+    Create it outside any transaction: DuckDB 2.0.0 loses sight of inserts of more than
+    one row group into a table created empty in the same transaction (this connection
+    reads it as empty; see ``Warehouse.replace_rows_from_query``). A temporary table
+    needs no transaction: it is this connection's alone, and its owner drops it."""
+    con.register("_empty", arrow(pl.DataFrame(schema=schema)))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS SELECT * FROM _empty WHERE false")
+    finally:
+        con.unregister("_empty")
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Insert a frame into a (temporary) table created by ``create_temp_table``."""
+    con.register("_frame", arrow(frame))
+    try:
+        con.execute(f"INSERT INTO {quote_ident(name)} SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
+
+
 @contextmanager
 def open_warehouse(
     path: Path | str, read_only: bool = False, memory_limit: str | None = None
@@ -375,34 +398,50 @@ class Warehouse:
         where: str,
         params: Sequence[Any],
     ) -> None:
-        """Delete the rows matching ``where`` (a fixed predicate with ``?`` placeholders) and insert ``frame``.
+        """Delete the rows matching ``where`` (a fixed predicate with ``?`` placeholders) and
+        insert ``frame`` (see ``replace_rows_from_query``)."""
+        con.register("_frame", arrow(frame))
+        try:
+            Warehouse.replace_rows_from_query(con, qualified, "SELECT * FROM _frame", where, params)
+        finally:
+            con.unregister("_frame")
 
-        Creates the table from the frame's schema on first use, and adds the frame's
+    @staticmethod
+    def replace_rows_from_query(
+        con: duckdb.DuckDBPyConnection,
+        qualified: str,
+        select_sql: str,
+        where: str,
+        params: Sequence[Any],
+    ) -> None:
+        """Delete the rows matching ``where`` (a fixed predicate with ``?`` placeholders) and
+        insert the rows of ``select_sql``.
+
+        Creates the table from the query's columns on first use, and adds the query's
         columns an older table lacks (a mart that gained columns: its rows outside the
         slice get null there). The caller wraps this in a transaction so readers never
         see the slice half-replaced.
         """
         schema, name = qualified.split(".")
         target = f"{quote_ident(schema)}.{quote_ident(name)}"
-        con.register("_frame", arrow(frame))
-        try:
-            if not Warehouse.has_table(con, schema, name):
-                # One statement. DuckDB 2.0.0 loses sight of an insert of more than one row
-                # group (122,880 rows) into a table created empty (AS ... WHERE false) in the
-                # same transaction: this connection then reads the table as empty, even after
-                # COMMIT (a new connection sees the rows). tests/integration/test_duckdb_quirks.py
-                con.execute(f"CREATE TABLE {target} AS SELECT * FROM _frame")
-                return
-            Warehouse._add_missing_columns(con, schema, name, target)
-            con.execute(f"DELETE FROM {target} WHERE {where}", list(params))
-            cols = ", ".join(quote_ident(c) for c in frame.columns)
-            con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _frame")
-        finally:
-            con.unregister("_frame")
+        if not Warehouse.has_table(con, schema, name):
+            # One statement. DuckDB 2.0.0 loses sight of an insert of more than one row
+            # group (122,880 rows) into a table created empty (AS ... WHERE false) in the
+            # same transaction: this connection then reads the table as empty, even after
+            # COMMIT (a new connection sees the rows). tests/integration/test_duckdb_quirks.py
+            con.execute(f"CREATE TABLE {target} AS {select_sql}")
+            return
+        columns = [r[0] for r in con.execute(f"DESCRIBE {select_sql}").fetchall()]
+        Warehouse._add_missing_columns(con, schema, name, target, select_sql)
+        con.execute(f"DELETE FROM {target} WHERE {where}", list(params))
+        cols = ", ".join(quote_ident(c) for c in columns)
+        con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM ({select_sql})")
 
     @staticmethod
-    def _add_missing_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str, target: str) -> None:
-        """ALTER TABLE ... ADD COLUMN for each column of the registered ``_frame`` the table lacks."""
+    def _add_missing_columns(
+        con: duckdb.DuckDBPyConnection, schema: str, name: str, target: str, select_sql: str
+    ) -> None:
+        """ALTER TABLE ... ADD COLUMN for each column of the query the table lacks."""
         have = {
             r[0]
             for r in con.execute(
@@ -410,7 +449,7 @@ class Warehouse:
                 [schema, name],
             ).fetchall()
         }
-        for column, dtype, *_ in con.execute("DESCRIBE SELECT * FROM _frame").fetchall():
+        for column, dtype, *_ in con.execute(f"DESCRIBE {select_sql}").fetchall():
             if column not in have:
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {quote_ident(column)} {dtype}")
 

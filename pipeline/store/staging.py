@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from pipeline.contract import Source
-from pipeline.resources.warehouse import Warehouse, arrow, fetch, transaction
+from pipeline.resources.warehouse import Warehouse, append_rows, arrow, create_temp_table, fetch, transaction
 from pipeline.schemas import QUARANTINE, staging_schema
 from pipeline.sql import load_sql, quote_ident
 from pipeline.store import fingerprints
@@ -118,20 +118,6 @@ def _raw_batch(con: duckdb.DuckDBPyConnection, source: Source, where: str, param
     return fetch(con, f"SELECT rowid AS _i, {cols} FROM raw.{quote_ident(source.name)} WHERE {where}", params)
 
 
-def _create_valid(con: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """The empty temporary table of rows that pass, typed as the staging schema.
-
-    Created outside the rebuild's transaction: DuckDB 2.0.0 loses sight of inserts of more
-    than one row group into a table created empty in the same transaction (this
-    connection reads it as empty; see ``Warehouse.replace_rows``). A temporary table needs
-    no transaction: it is this connection's alone and dropped at the end."""
-    con.register("_frame", arrow(pl.DataFrame(schema=_valid_schema(source))))
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {VALID} AS SELECT * FROM _frame WHERE false")
-    finally:
-        con.unregister("_frame")
-
-
 def stage(warehouse: Warehouse, source: Source, recompute: bool = False, batch_rows: int = BATCH_ROWS) -> StagedResult:
     """Rebuild the source's staging table and its quarantine rows from everything in raw.
 
@@ -168,8 +154,8 @@ def stage(warehouse: Warehouse, source: Source, recompute: bool = False, batch_r
         lookups = account_lookup_tables(con, source)
         # Batches are judged into a temporary table outside the transaction (only this
         # connection sees it): DuckDB holds every frame registered inside a transaction
-        # until it ends, 350 MB per million activities; see also _create_valid.
-        _create_valid(con, source)
+        # until it ends, 350 MB per million activities; see also create_temp_table.
+        create_temp_table(con, VALID, _valid_schema(source))
         try:
             rows_in, rows_flagged, versions, rejects = _judge_into_valid(con, source, keys, lookups, batch_rows)
             with transaction(con):
@@ -226,9 +212,7 @@ def _judge_into_valid(
             rejects.append(reject_rows(source, judged.problems, judged.text))
         valid = judged.valid.with_columns(pl.struct(names).hash().alias("_hash")).select(schema.names())
         del judged
-        con.register("_frame", arrow(valid))
-        con.execute(f"INSERT INTO {VALID} SELECT * FROM _frame")
-        con.unregister("_frame")
+        append_rows(con, VALID, valid)
         del valid
 
     conflicts = fetch(con, load_sql("ops/staging_conflicts"))

@@ -11,7 +11,7 @@ total that leadership sees is short by a named, fixable amount, never silently w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -186,15 +186,15 @@ def build_account_monthly(
     return AccountMonthlyResult(frame=frame, rejects=rejects)
 
 
-def build_account_monthly_by_accounts(
+def account_monthly_parts(
     staged: Mapping[str, pl.DataFrame],
     *,
     reporting_month: date,
     reporting_currency: str,
     accounts_per_part: int = 20_000,
-) -> AccountMonthlyResult:
-    """``build_account_monthly`` a slice of accounts at a time: the same frame, the same
-    quarantine rows (in source, file and row order when sliced).
+) -> Iterator[AccountMonthlyResult]:
+    """``build_account_monthly`` a slice of accounts at a time, in account order (one
+    piece when there are at most ``accounts_per_part`` accounts).
 
     ``staged`` maps each of ``build_account_monthly``'s frame arguments (accounts,
     subscriptions, invoices, responses, activities, tickets, opportunities, fx_rates) to
@@ -212,16 +212,36 @@ def build_account_monthly_by_accounts(
     ids = pl.concat([f.select(pl.col(ACCOUNT).cast(pl.String)) for f in records.values()]).get_column(ACCOUNT)
     parts = list(account_parts(ids, accounts_per_part))
     if len(parts) <= 1:
-        return build(records)
-    frames, rejects = [], []
+        yield build(records)
+        return
     for part in parts:
-        result = build({name: f.filter(part) for name, f in records.items()})
-        frames.append(result.frame)
-        rejects.append(result.rejects)
+        yield build({name: f.filter(part) for name, f in records.items()})
+
+
+def build_account_monthly_by_accounts(
+    staged: Mapping[str, pl.DataFrame],
+    *,
+    reporting_month: date,
+    reporting_currency: str,
+    accounts_per_part: int = 20_000,
+) -> AccountMonthlyResult:
+    """The parts of ``account_monthly_parts`` as one frame: the same frame as
+    ``build_account_monthly``, and the same quarantine rows (in source, file and row
+    order when sliced)."""
+    results = list(
+        account_monthly_parts(
+            staged,
+            reporting_month=reporting_month,
+            reporting_currency=reporting_currency,
+            accounts_per_part=accounts_per_part,
+        )
+    )
+    if len(results) == 1:
+        return results[0]
     order = {"subscriptions": 0, "invoices": 1, "opportunities": 2}
     return AccountMonthlyResult(
-        frame=pl.concat(frames),
-        rejects=pl.concat(rejects)
+        frame=pl.concat([r.frame for r in results]),
+        rejects=pl.concat([r.rejects for r in results])
         .sort(pl.col("source").replace_strict(order, default=3), "file", "row", "column")
         .cast(QUARANTINE),
     )

@@ -109,7 +109,7 @@ def test_kill_points_during_ingest_marts_rendering_and_delivery_lose_and_double_
     assert killed_table and killed_table not in states[2]["staging_rows"]
     assert killed_table not in states[3]["staging_rows"], f"staging.{killed_table} survived a killed transaction"
     assert "account_monthly" not in states[4]["marts"], "marts.account_monthly survived a killed transaction"
-    assert killed_at(steps[2 * 4]) == "replace_rows marts.account_monthly"
+    assert killed_at(steps[2 * 4]) == "replace_rows_from_query marts.account_monthly"
 
     # Marts, quarantine and raw equal the uninterrupted run's.
     expected, got = warehouse_state(base / "data" / "warehouse.duckdb"), warehouse_state(db)

@@ -115,8 +115,8 @@ def _after_replace(method: str, prefix: str):
 
 
 t_staging_write = _after_replace("replace_table_from_query", "staging.")
-t_marts_write = _after_replace("replace_rows", "marts.")
-t_manifest_write = _after_replace("replace_rows", "ops.report_manifest")
+t_marts_write = _after_replace("replace_rows_from_query", "marts.")
+t_manifest_write = _after_replace("replace_rows_from_query", "ops.report_manifest")
 
 
 def t_render_rename(c: Counter) -> None:

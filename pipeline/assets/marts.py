@@ -7,7 +7,6 @@ nothing either. When nothing a month is built from has changed, the stored rows 
 kept (``pipeline.store.marts.build_or_reuse``).
 """
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -33,26 +32,24 @@ from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource
 from pipeline.schemas import ACCOUNT_FORECAST, ACCOUNT_MONTHLY, PORTFOLIO_MONTHLY
 from pipeline.store.loading import read_staging
+from pipeline.store.mart_slices import KPI_SOURCES, account_health_parts, account_monthly_parts
 from pipeline.store.marts import (
     Build,
     Computed,
     StoredBuild,
-    account_ranges,
     build_or_reuse,
     build_or_reuse_in_parts,
     first_billing_month,
     mart_inputs,
-    read_account_range,
     read_month_columns,
     read_months,
     read_months_as_stored,
     repeated_keys,
     rows_per_month,
 )
-from pipeline.transforms.account_monthly import account_monthly_parts
 from pipeline.transforms.calendar import add_months
 from pipeline.transforms.forecast import expansion_win_rate, portfolio_forecast
-from pipeline.transforms.health import account_health, account_health_schema
+from pipeline.transforms.health import account_health_schema
 from pipeline.transforms.portfolio import portfolio_monthly
 
 ACCOUNT_MONTHLY_KEY = AssetKey(["marts", "account_monthly"])
@@ -62,34 +59,8 @@ PORTFOLIO_MONTHLY_KEY = AssetKey(["marts", "portfolio_monthly"])
 BAND_RETENTION_KEY = AssetKey(["marts", "band_retention"])
 ACCOUNT_FORECAST_KEY = AssetKey(["marts", "account_forecast"])
 
-KPI_SOURCES = (
-    "accounts",
-    "subscriptions",
-    "invoices",
-    "responses",
-    "activities",
-    "tickets",
-    "opportunities",
-    "fx_rates",
-)
-
-
-# Accounts computed at a time by account_monthly and account_health: every number of an
-# account reads only that account's rows, so slices change nothing but peak memory.
-ACCOUNTS_PER_PART = 20_000
-
 # The sources whose records account_monthly quarantines (stage "marts") for a missing rate.
 FX_QUARANTINE_SOURCES = ("subscriptions", "invoices", "opportunities")
-
-# The only columns the KPIs read from the largest tables: activities alone are 11 million
-# rows at 100,000 accounts, and their ids, free text and lineage were most of the
-# account_monthly step's memory. (The money tables keep every column: a record without an
-# exchange rate is quarantined with its file and row.)
-KPI_COLUMNS = {
-    "activities": ("account_id", "occurred_at"),
-    "tickets": ("account_id", "opened_at", "resolved_at", "priority"),
-    "responses": ("account_id", "survey_type", "score", "responded_at"),
-}
 
 
 def report_build(context: AssetExecutionContext, name: str, build: Build | StoredBuild, month: date) -> None:
@@ -168,23 +139,13 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
             [f"staging/{name}" for name in KPI_SOURCES],
         )
 
-        def compute_parts() -> Iterator[Computed]:
-            staged = {name: read_staging(wh, name, only=KPI_COLUMNS.get(name)) for name in KPI_SOURCES}
-            for part in account_monthly_parts(
-                staged,
-                reporting_month=month,
-                reporting_currency=cfg.reporting_currency,
-                accounts_per_part=ACCOUNTS_PER_PART,
-            ):
-                yield Computed(part.frame, {"rows_quarantined_missing_fx": part.rejects.height}, part.rejects)
-
         build = build_or_reuse_in_parts(
             wh,
             "marts.account_monthly",
             month,
             inputs,
             ACCOUNT_MONTHLY,
-            compute_parts,
+            lambda: account_monthly_parts(wh, month, cfg.reporting_currency),
             cfg.recompute_unchanged,
             quarantine_sources=FX_QUARANTINE_SOURCES,
             quarantines=True,
@@ -261,17 +222,14 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         )
 
         schema = account_health_schema(cfg.health)
-
-        def compute_parts() -> Iterator[Computed]:
-            # A slice of accounts at a time, read from the warehouse: every health number
-            # reads only its own account's months.
-            overrides = read_staging(wh, "health_overrides")
-            for first, last in account_ranges(wh, "marts.account_monthly", month, ACCOUNTS_PER_PART):
-                monthly = read_account_range(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY, first, last)
-                yield Computed(account_health(monthly, overrides, cfg.health))
-
         build = build_or_reuse_in_parts(
-            wh, "marts.account_health", month, inputs, schema, compute_parts, cfg.recompute_unchanged
+            wh,
+            "marts.account_health",
+            month,
+            inputs,
+            schema,
+            lambda: account_health_parts(wh, month, cfg.health),
+            cfg.recompute_unchanged,
         )
         report_build(context, "account_health", build, month)
         # This month and the last for the metadata; only the numbers for the checks (the

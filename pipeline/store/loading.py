@@ -230,11 +230,17 @@ def top_reasons(warehouse: Warehouse, source_name: str, stage_name: str) -> pl.D
     return warehouse.query("ops/quarantine_top_reasons", [source_name, stage_name])
 
 
-def read_staging(warehouse: Warehouse, source_name: str, only: tuple[str, ...] | None = None) -> pl.DataFrame:
+def read_staging(
+    warehouse: Warehouse,
+    source_name: str,
+    only: tuple[str, ...] | None = None,
+    accounts: tuple[str, str] | None = None,
+) -> pl.DataFrame:
     """A staging table as a frame; an empty frame of the right schema before the first load.
 
     ``only``, when given, reads just those columns (ids, free text and lineage are most
-    of the bytes of the largest tables)."""
+    of the bytes of the largest tables); ``accounts`` (first, last), only the records of
+    the accounts in that range (a slice of a mart computed in parts)."""
     from pipeline.schemas import staging_schema
 
     full = staging_schema(source_by_name(source_name))
@@ -243,7 +249,10 @@ def read_staging(warehouse: Warehouse, source_name: str, only: tuple[str, ...] |
         if not Warehouse.has_table(con, "staging", source_name):
             return pl.DataFrame(schema=schema)
         cols = ", ".join(quote_ident(c) for c in schema.names())
-        frame = fetch(con, f"SELECT {cols} FROM staging.{quote_ident(source_name)}")
+        sql, params = f"SELECT {cols} FROM staging.{quote_ident(source_name)}", []
+        if accounts is not None:
+            sql, params = sql + " WHERE account_id BETWEEN ? AND ?", list(accounts)
+        frame = fetch(con, sql, params)
     if frame.is_empty():
         return pl.DataFrame(schema=schema)
     return frame.cast(schema)

@@ -290,6 +290,11 @@ def account_ranges(wh: Warehouse, table: str, month: date, per_part: int) -> lis
                 [month],
             ).fetchall()
         ]
+    return ranges_of(ids, per_part)
+
+
+def ranges_of(ids: Sequence[str], per_part: int) -> list[tuple[str, str]]:
+    """Sorted distinct ids as (first, last) ranges of ``per_part`` ids each."""
     return [(ids[i], ids[min(i + per_part, len(ids)) - 1]) for i in range(0, len(ids), per_part)]
 
 

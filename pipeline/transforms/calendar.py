@@ -9,7 +9,7 @@ windowed metric be a cumulative sum instead of a join per month.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import polars as pl
@@ -207,13 +207,3 @@ def month_end_balances(
         .with_columns(pl.col(v).fill_null(0).cum_sum().over(ACCOUNT) for v in values)
         .collect()
     )
-
-
-def account_parts(account_ids: pl.Series, per_part: int) -> Iterator[pl.Expr]:
-    """Filters selecting the accounts ``per_part`` at a time, in account order.
-
-    For the marts computed a slice of accounts at a time (every number of an account
-    reads only its own rows, so slices change only peak memory)."""
-    ids = account_ids.cast(pl.String).unique().drop_nulls().sort()
-    for start in range(0, ids.len(), per_part):
-        yield pl.col(ACCOUNT).is_in(ids.slice(start, per_part).implode())

@@ -42,9 +42,8 @@ import polars as pl
 
 from pipeline.schemas import DRIVER
 from pipeline.settings import HealthSettings, Measure
-from pipeline.transforms.calendar import account_parts
 
-__all__ = ["account_health", "account_health_by_accounts", "account_health_schema", "health_inputs"]
+__all__ = ["account_health", "account_health_schema", "health_inputs"]
 
 BAND_GREEN = "green"
 BAND_AMBER = "amber"
@@ -383,21 +382,3 @@ def account_health(
     frame = _changes(frame, settings)
     frame = _overrides(frame, overrides)
     return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]).sort("account_id", "month")
-
-
-def account_health_by_accounts(
-    account_monthly: pl.DataFrame,
-    overrides: pl.DataFrame | None,
-    settings: HealthSettings,
-    accounts_per_part: int = 20_000,
-) -> pl.DataFrame:
-    """``account_health`` a slice of accounts at a time, the same rows in the same order.
-
-    Every health number reads only its own account's months, so slicing by account
-    changes nothing but memory: the drivers are built one row per account-month and
-    measure, about a dozen copies of account_monthly's width at once when done in one
-    piece (7.6 GiB at 100,000 accounts)."""
-    parts = list(account_parts(account_monthly.get_column("account_id"), accounts_per_part))
-    if len(parts) <= 1:
-        return account_health(account_monthly, overrides, settings)
-    return pl.concat([account_health(account_monthly.filter(part), overrides, settings) for part in parts])

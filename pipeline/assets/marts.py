@@ -32,7 +32,7 @@ from pipeline.resources.config import SettingsResource
 from pipeline.resources.warehouse import WarehouseResource
 from pipeline.schemas import ACCOUNT_FORECAST, ACCOUNT_MONTHLY, PORTFOLIO_MONTHLY
 from pipeline.store.loading import read_staging
-from pipeline.store.mart_slices import KPI_SOURCES, account_health_parts, account_monthly_parts
+from pipeline.store.mart_slices import KPI_SOURCES, account_health_parts, account_monthly_parts, portfolio_group_sums
 from pipeline.store.marts import (
     Build,
     Computed,
@@ -43,14 +43,13 @@ from pipeline.store.marts import (
     mart_inputs,
     read_month_columns,
     read_months,
-    read_months_as_stored,
     repeated_keys,
     rows_per_month,
 )
 from pipeline.transforms.calendar import add_months
 from pipeline.transforms.forecast import expansion_win_rate, portfolio_forecast
 from pipeline.transforms.health import account_health_schema
-from pipeline.transforms.portfolio import portfolio_monthly
+from pipeline.transforms.portfolio import portfolio_from_group_sums
 
 ACCOUNT_MONTHLY_KEY = AssetKey(["marts", "account_monthly"])
 ACCOUNT_HEALTH_KEY = AssetKey(["marts", "account_health"])
@@ -302,19 +301,20 @@ def build_mart_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefini
         )
 
         def compute() -> Computed:
-            monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY)
-            # Only the band: the drivers' sentences are most of account_health's bytes.
-            health = read_months_as_stored(wh, "marts.account_health", month, ("account_id", "month", "band"))
-            first = first_billing_month(wh)
+            # A slice of accounts at a time (store.mart_slices), plus the three columns the
+            # forecast and the win rates read.
+            sums = portfolio_group_sums(wh, month, account_health_schema(cfg.health))
+            pipeline = read_month_columns(
+                wh, "marts.account_monthly", month, ACCOUNT_MONTHLY, ["account_id", "month", "open_expansion_pipeline"]
+            )
             forecast = read_months(wh, "marts.account_forecast", month, ACCOUNT_FORECAST)
-            wins = expansion_win_rate(read_staging(wh, "opportunities"), monthly["month"].unique().to_list())
+            wins = expansion_win_rate(read_staging(wh, "opportunities"), pipeline["month"].unique().to_list())
             return Computed(
-                portfolio_monthly(
-                    monthly,
-                    health,
+                portfolio_from_group_sums(
+                    sums,
                     gross_margin=cfg.gross_margin,
-                    first_billing_month=first,
-                    forecast=portfolio_forecast(forecast, monthly, wins),
+                    first_billing_month=first_billing_month(wh),
+                    forecast=portfolio_forecast(forecast, pipeline, wins),
                 )
             )
 

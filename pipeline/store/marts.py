@@ -299,18 +299,29 @@ def ranges_of(ids: Sequence[str], per_part: int) -> list[tuple[str, str]]:
 
 
 def read_account_range(
-    wh: Warehouse, table: str, month: date, schema: pl.Schema, first: str, last: str
+    wh: Warehouse,
+    table: str,
+    month: date,
+    schema: pl.Schema,
+    first: str,
+    last: str,
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame:
-    """A mart's rows up to ``month`` for the accounts from ``first`` to ``last``, typed."""
+    """A mart's rows up to ``month`` for the accounts from ``first`` to ``last`` (only
+    ``columns``, when given), typed as in ``schema``."""
+    typed = schema if columns is None else pl.Schema({c: schema[c] for c in columns})
     schema_name, name = table.split(".")
     with wh.connect() as con:
+        if not Warehouse.has_table(con, schema_name, name):
+            return pl.DataFrame(schema=typed)
         frame = fetch(
             con,
-            f"SELECT * FROM {quote_ident(schema_name)}.{quote_ident(name)} "
+            f"SELECT {', '.join(quote_ident(c) for c in typed.names())} "
+            f"FROM {quote_ident(schema_name)}.{quote_ident(name)} "
             "WHERE month <= ? AND account_id BETWEEN ? AND ?",
             [month, first, last],
         )
-    return pl.DataFrame(schema=schema) if frame.is_empty() else frame.cast(schema)
+    return pl.DataFrame(schema=typed) if frame.is_empty() else frame.cast(typed)
 
 
 def read_month_columns(

@@ -39,7 +39,43 @@ import polars as pl
 
 from pipeline.schemas import MONEY, PORTFOLIO_FORECAST_COLUMNS, PORTFOLIO_MONTHLY
 
-__all__ = ["GROUPING_EXPRESSIONS", "GROUPING_ORDER", "bridge_violations", "portfolio_monthly"]
+__all__ = [
+    "ACCOUNT_MONTHLY_READ",
+    "GROUPING_EXPRESSIONS",
+    "GROUPING_ORDER",
+    "bridge_violations",
+    "group_sums",
+    "portfolio_from_group_sums",
+    "portfolio_monthly",
+]
+
+# The columns of account_monthly that portfolio_monthly reads, and portfolio_forecast's
+# open_expansion_pipeline: the asset reads only these, two thirds of the mart's bytes at
+# 100,000 accounts (tests hold the list complete).
+ACCOUNT_MONTHLY_READ = (
+    "account_id",
+    "month",
+    "tier",
+    "segment",
+    "account_manager_id",
+    "mrr",
+    "mrr_previous",
+    "mrr_new",
+    "mrr_expansion",
+    "mrr_contraction",
+    "mrr_churn",
+    "mrr_reactivation",
+    "invoiced_net",
+    "collected",
+    "overdue_amount",
+    "nps_responses_12m",
+    "nps_promoters_12m",
+    "nps_detractors_12m",
+    "csat_responses_3m",
+    "csat_satisfied_3m",
+    "touches_3m",
+    "open_expansion_pipeline",
+)
 
 MOVEMENTS = ("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churn", "mrr_reactivation")
 UNASSIGNED = "unassigned"
@@ -108,6 +144,23 @@ def portfolio_monthly(
     ``forecast.portfolio_forecast``), joined on month, grouping and group_value; a group
     without a forecast row (or no ``forecast`` at all) has them null.
     """
+    return portfolio_from_group_sums(
+        [group_sums(account_monthly, account_health)],
+        gross_margin=gross_margin,
+        first_billing_month=first_billing_month,
+        forecast=forecast,
+    )
+
+
+_KEYS = ["month", "grouping", "group_value"]
+
+
+def group_sums(account_monthly: pl.DataFrame, account_health: pl.DataFrame | None) -> pl.DataFrame:
+    """Per month and group, the sums every portfolio number is made of, over these accounts.
+
+    Every number of the portfolio is a ratio of sums over accounts, so the sums of slices
+    of accounts add up to the sums of all of them (``portfolio_from_group_sums``): the
+    asset sums 20,000 accounts at a time and never holds account_monthly whole."""
     dupes = account_monthly.filter(pl.struct("account_id", "month").is_duplicated())
     if dupes.height:
         first_dupe = dupes.row(0, named=True)
@@ -116,7 +169,7 @@ def portfolio_monthly(
             f"(first: {first_dupe['account_id']} {first_dupe['month']}); expected one row per account and month"
         )
     rows = _account_rows(account_monthly, account_health)
-    keys = ["month", "grouping", "group_value"]
+    keys = _KEYS
 
     def money(column: str) -> pl.Expr:
         return pl.col(column).sum().cast(MONEY)
@@ -153,13 +206,28 @@ def portfolio_monthly(
     # disjoint, so the sums are the same.
     needed = {n for e in [*sums, *(v for _, v in GROUPING_EXPRESSIONS)] for n in e.meta.root_names()}
     built = rows.select(["month", *sorted(needed - {"month"})]).collect()
-    g = pl.concat(
+    return pl.concat(
         [
             built.lazy().with_columns(grouping=pl.lit(name), group_value=value).group_by(keys).agg(sums).collect()
             for name, value in GROUPING_EXPRESSIONS
         ]
-    ).lazy()
-    del built
+    )
+
+
+def portfolio_from_group_sums(
+    parts: list[pl.DataFrame],
+    *,
+    gross_margin: float,
+    first_billing_month: date | None,
+    forecast: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """PORTFOLIO_MONTHLY from the ``group_sums`` of disjoint slices of accounts (see
+    ``portfolio_monthly``): the slices' sums are added up per month and group first."""
+    keys = _KEYS
+    g = pl.concat(parts).lazy()
+    if len(parts) > 1:
+        money = [c for c, t in parts[0].schema.items() if t == MONEY]
+        g = g.group_by(keys).agg(pl.exclude(keys).sum()).with_columns(pl.col(money).cast(MONEY))
 
     # Σ over M-5 .. M of the same group: each group-month row is spread to the six months
     # whose window holds it; a month without a row contributes nothing (counts 0).

@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pipeline.resources.warehouse import Warehouse
 from pipeline.schemas import QUARANTINE
@@ -186,14 +187,21 @@ def test_read_month_columns_reads_only_the_columns_and_months_asked(warehouse: W
 
 def test_the_closed_months_marts_computed_an_account_at_a_time_equal_the_stored_ones(closed_month):
     """The sample month closed through the CLI (6 accounts, computed in one piece) gives the
-    same account_monthly and account_health when sliced one and four accounts at a time
+    same account_monthly, account_health and portfolio_monthly when sliced one and four
+    accounts at a time
     (accounts without data before the month are staged too, and give no rows),
     each slice reading only its own accounts' rows from the warehouse."""
-    from pipeline.schemas import ACCOUNT_MONTHLY
+    from pipeline.schemas import ACCOUNT_MONTHLY, PORTFOLIO_FORECAST_COLUMNS, PORTFOLIO_MONTHLY
     from pipeline.settings import load_settings
-    from pipeline.store.mart_slices import account_health_parts, account_monthly_parts, staged_account_ranges
-    from pipeline.store.marts import read_months
+    from pipeline.store.mart_slices import (
+        account_health_parts,
+        account_monthly_parts,
+        portfolio_group_sums,
+        staged_account_ranges,
+    )
+    from pipeline.store.marts import first_billing_month, read_months
     from pipeline.transforms.health import account_health_schema
+    from pipeline.transforms.portfolio import portfolio_from_group_sums
     from tests.support.closed_month import END
 
     wh = Warehouse(closed_month.data / "warehouse.duckdb")
@@ -203,6 +211,9 @@ def test_the_closed_months_marts_computed_an_account_at_a_time_equal_the_stored_
     keys = ["account_id", "month"]
     stored_monthly = read_months(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY).sort(keys)
     stored_health = read_months(wh, "marts.account_health", month, health_schema).sort(keys)
+    stored_portfolio = read_months(wh, "marts.portfolio_monthly", month, PORTFOLIO_MONTHLY)
+    # the forecast columns as stored: this test is about the sums
+    stored_forecast = stored_portfolio.select("month", "grouping", "group_value", *PORTFOLIO_FORECAST_COLUMNS)
     assert stored_monthly["account_id"].n_unique() == 6
 
     with wh.connect() as con:
@@ -215,3 +226,13 @@ def test_the_closed_months_marts_computed_an_account_at_a_time_equal_the_stored_
         assert got.equals(stored_monthly), per_part
         health = pl.concat([p.frame for p in account_health_parts(wh, month, settings.health, per_part)])
         assert health.cast(health_schema).sort(keys).equals(stored_health), per_part
+        # the portfolio's sums of the slices add up to the stored portfolio
+        sums = portfolio_group_sums(wh, month, health_schema, per_part)
+        assert len(sums) == -(-6 // per_part)
+        portfolio = portfolio_from_group_sums(
+            sums,
+            gross_margin=settings.gross_margin,
+            first_billing_month=first_billing_month(wh),
+            forecast=stored_forecast,
+        )
+        assert_frame_equal(portfolio, stored_portfolio), per_part

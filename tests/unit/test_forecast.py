@@ -34,6 +34,7 @@ from pipeline.transforms.forecast import (
     renewals_due,
 )
 from pipeline.transforms.fx import convert
+from pipeline.transforms.portfolio import ACCOUNT_MONTHLY_READ
 from pipeline.transforms.recurring_revenue import monthly_mrr
 from tests.support.budgets import examples
 
@@ -508,6 +509,7 @@ def test_portfolio_forecast_columns_and_forecast_error_signed_and_absolute() -> 
     wins = pl.DataFrame([(Q, 0, 0, None), (N, 3, 2, 2 / 3)], schema=EXPANSION_WIN_RATE, orient="row")
     out = portfolio_forecast(af, am, wins)
     assert out.schema == PORTFOLIO_FORECAST
+    assert set(am.columns) <= set(ACCOUNT_MONTHLY_READ)  # what the asset reads is enough
 
     # Q: no forecast rows three months earlier -> no check; win rate null -> no weighting
     at_q = out.filter(pl.col("month") == Q)

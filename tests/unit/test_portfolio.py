@@ -19,9 +19,16 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pipeline.schemas import ACCOUNT_MONTHLY, MONEY, PORTFOLIO_MONTHLY
-from pipeline.transforms.portfolio import bridge_violations, portfolio_monthly
+from pipeline.transforms.portfolio import (
+    ACCOUNT_MONTHLY_READ,
+    bridge_violations,
+    group_sums,
+    portfolio_from_group_sums,
+    portfolio_monthly,
+)
 
 Y23, M = date(2023, 1, 1), date(2024, 1, 1)
 MOVEMENTS = ("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churn", "mrr_reactivation")
@@ -163,6 +170,13 @@ def get(result: pl.DataFrame, grouping: str, value: str, month: date = M) -> dic
 
 def d(text: str) -> Decimal:
     return Decimal(text)
+
+
+def test_the_columns_the_asset_reads_are_all_it_needs():
+    """The asset reads only ACCOUNT_MONTHLY_READ of account_monthly."""
+    am = main_case()
+    assert set(ACCOUNT_MONTHLY_READ) < set(am.columns)
+    assert run(am.select(ACCOUNT_MONTHLY_READ)).equals(run(am))
 
 
 def test_schema_and_rows():
@@ -465,3 +479,20 @@ def test_two_thousand_accounts_by_36_months_keep_the_bridge():
     out = run(am, None, first_billing_month=date(2021, 1, 1))
     assert out.filter(grouping="all").height == 36
     assert bridge_violations(out).height == 0
+
+    # Summed a slice of accounts at a time (as the asset does), with bands on some
+    # account-months: every number is the same, 12-month cohorts and 6-month windows too.
+    health = am.filter(pl.col("mrr") > 2500).select(
+        "account_id", "month", band=pl.when(pl.col("mrr") > 4000).then(pl.lit("green")).otherwise(pl.lit("red"))
+    )
+    ids = sorted(am["account_id"].unique())
+    parts = [
+        group_sums(
+            am.filter(pl.col("account_id").is_in(ids[i : i + 700])),
+            health.filter(pl.col("account_id").is_in(ids[i : i + 700])),
+        )
+        for i in range(0, n, 700)
+    ]
+    sliced = portfolio_from_group_sums(parts, gross_margin=0.8, first_billing_month=date(2021, 1, 1))
+    assert len(parts) == 3
+    assert_frame_equal(sliced, run(am, health, first_billing_month=date(2021, 1, 1)))

@@ -431,17 +431,17 @@ class Warehouse:
             # COMMIT (a new connection sees the rows). tests/integration/test_duckdb_quirks.py
             con.execute(f"CREATE TABLE {target} AS {select_sql}")
             return
-        columns = [r[0] for r in con.execute(f"DESCRIBE {select_sql}").fetchall()]
-        Warehouse._add_missing_columns(con, schema, name, target, select_sql)
+        described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {select_sql}").fetchall()]
+        Warehouse._add_missing_columns(con, schema, name, target, described)
         con.execute(f"DELETE FROM {target} WHERE {where}", list(params))
-        cols = ", ".join(quote_ident(c) for c in columns)
+        cols = ", ".join(quote_ident(c) for c, _ in described)
         con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM ({select_sql})")
 
     @staticmethod
     def _add_missing_columns(
-        con: duckdb.DuckDBPyConnection, schema: str, name: str, target: str, select_sql: str
+        con: duckdb.DuckDBPyConnection, schema: str, name: str, target: str, columns: list[tuple[str, str]]
     ) -> None:
-        """ALTER TABLE ... ADD COLUMN for each column of the query the table lacks."""
+        """ALTER TABLE ... ADD COLUMN for each (name, DuckDB type) the table lacks."""
         have = {
             r[0]
             for r in con.execute(
@@ -449,7 +449,7 @@ class Warehouse:
                 [schema, name],
             ).fetchall()
         }
-        for column, dtype, *_ in con.execute(f"DESCRIBE {select_sql}").fetchall():
+        for column, dtype in columns:
             if column not in have:
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {quote_ident(column)} {dtype}")
 

@@ -24,7 +24,7 @@ from pipeline.schemas import ACCOUNT_MONTHLY
 from pipeline.settings import HealthSettings
 from pipeline.sql import quote_ident
 from pipeline.store.loading import read_staging
-from pipeline.store.marts import Computed, account_ranges, ranges_of, read_account_range
+from pipeline.store.marts import Computed, account_ranges, ranges_of, read_month_columns
 from pipeline.transforms.account_monthly import build_account_monthly
 from pipeline.transforms.health import account_health
 from pipeline.transforms.portfolio import ACCOUNT_MONTHLY_READ, group_sums
@@ -100,7 +100,7 @@ def account_health_parts(
     at a time."""
     overrides = read_staging(wh, "health_overrides")
     for first, last in account_ranges(wh, "marts.account_monthly", month, per_part):
-        monthly = read_account_range(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY, first, last)
+        monthly = read_month_columns(wh, "marts.account_monthly", month, ACCOUNT_MONTHLY, accounts=(first, last))
         yield Computed(account_health(monthly, overrides, settings))
 
 
@@ -112,11 +112,11 @@ def portfolio_group_sums(
     before health's first build)."""
     parts = []
     for first, last in account_ranges(wh, "marts.account_monthly", month, per_part):
-        monthly = read_account_range(
-            wh, "marts.account_monthly", month, ACCOUNT_MONTHLY, first, last, ACCOUNT_MONTHLY_READ
+        monthly = read_month_columns(
+            wh, "marts.account_monthly", month, ACCOUNT_MONTHLY, ACCOUNT_MONTHLY_READ, accounts=(first, last)
         )
-        bands = read_account_range(
-            wh, "marts.account_health", month, health_schema, first, last, ("account_id", "month", "band")
+        bands = read_month_columns(
+            wh, "marts.account_health", month, health_schema, ("account_id", "month", "band"), accounts=(first, last)
         )
         parts.append(group_sums(monthly, bands if bands.height else None))
     if not parts:

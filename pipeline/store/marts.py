@@ -298,54 +298,34 @@ def ranges_of(ids: Sequence[str], per_part: int) -> list[tuple[str, str]]:
     return [(ids[i], ids[min(i + per_part, len(ids)) - 1]) for i in range(0, len(ids), per_part)]
 
 
-def read_account_range(
-    wh: Warehouse,
-    table: str,
-    month: date,
-    schema: pl.Schema,
-    first: str,
-    last: str,
-    columns: Sequence[str] | None = None,
-) -> pl.DataFrame:
-    """A mart's rows up to ``month`` for the accounts from ``first`` to ``last`` (only
-    ``columns``, when given), typed as in ``schema``."""
-    typed = schema if columns is None else pl.Schema({c: schema[c] for c in columns})
-    schema_name, name = table.split(".")
-    with wh.connect() as con:
-        if not Warehouse.has_table(con, schema_name, name):
-            return pl.DataFrame(schema=typed)
-        frame = fetch(
-            con,
-            f"SELECT {', '.join(quote_ident(c) for c in typed.names())} "
-            f"FROM {quote_ident(schema_name)}.{quote_ident(name)} "
-            "WHERE month <= ? AND account_id BETWEEN ? AND ?",
-            [month, first, last],
-        )
-    return pl.DataFrame(schema=typed) if frame.is_empty() else frame.cast(typed)
-
-
 def read_month_columns(
     wh: Warehouse,
     table: str,
     month: date,
     schema: pl.Schema,
-    columns: Sequence[str],
+    columns: Sequence[str] | None = None,
     months: Sequence[date] | None = None,
+    accounts: tuple[str, str] | None = None,
 ) -> pl.DataFrame:
-    """Only ``columns`` of a mart's rows up to ``month`` (of ``months`` only, when given),
-    typed as in ``schema``: what a step's checks and metadata read of a large mart."""
-    typed = pl.Schema({c: schema[c] for c in columns})
+    """A mart's rows up to ``month``, typed as in ``schema``: only ``columns`` (None: all of
+    the schema's), of ``months`` only and of the accounts from ``accounts``' first to its
+    last, when given. What a slice of a mart built in parts, and a step's checks and
+    metadata, read of a large mart."""
+    typed = schema if columns is None else pl.Schema({c: schema[c] for c in columns})
     schema_name, name = table.split(".")
     with wh.connect() as con:
         if not Warehouse.has_table(con, schema_name, name):
             return pl.DataFrame(schema=typed)
         sql = (
-            f"SELECT {', '.join(quote_ident(c) for c in columns)} "
+            f"SELECT {', '.join(quote_ident(c) for c in typed.names())} "
             f"FROM {quote_ident(schema_name)}.{quote_ident(name)} WHERE month <= ?"
         )
         params: list[Any] = [month]
         if months is not None:
             sql += " AND month IN (SELECT unnest(?::DATE[]))"
             params.append(list(months))
+        if accounts is not None:
+            sql += " AND account_id BETWEEN ? AND ?"
+            params.extend(accounts)
         frame = fetch(con, sql, params)
     return pl.DataFrame(schema=typed) if frame.is_empty() else frame.cast(typed)

@@ -1,7 +1,7 @@
 """A mart built a slice of accounts at a time (pipeline.store.marts.build_or_reuse_in_parts)
 stores exactly what one piece would: the months up to the reporting month replaced,
 later months kept, counts summed, its own quarantine rows replaced, and nothing at all
-when a part fails. The slices it reads back (account_ranges, read_account_range) cover
+when a part fails. The slices it reads back (account_ranges, read_month_columns) cover
 every account once, and the checks' column reads (read_month_columns) only what is asked."""
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from pipeline.store.marts import (
     Inputs,
     account_ranges,
     build_or_reuse_in_parts,
-    read_account_range,
     read_month_columns,
     write_months,
 )
@@ -168,7 +167,7 @@ def test_account_ranges_cover_every_account_once_and_read_only_their_months(ware
 
     ranges = account_ranges(warehouse, TABLE, FEB, 2)
     assert ranges == [("A1", "A2"), ("A3", "A4"), ("A5", "A5")]
-    slices = [read_account_range(warehouse, TABLE, FEB, SCHEMA, first, last) for first, last in ranges]
+    slices = [read_month_columns(warehouse, TABLE, FEB, SCHEMA, accounts=(first, last)) for first, last in ranges]
     assert [sorted(set(s["account_id"])) for s in slices] == [["A1", "A2"], ["A3", "A4"], ["A5"]]
     assert all(s["month"].max() == FEB and s.height == 2 * s["account_id"].n_unique() for s in slices)
     assert account_ranges(warehouse, "marts.absent", FEB, 2) == []
@@ -236,3 +235,15 @@ def test_the_closed_months_marts_computed_an_account_at_a_time_equal_the_stored_
             forecast=stored_forecast,
         )
         assert_frame_equal(portfolio, stored_portfolio), per_part
+
+
+def test_a_mart_that_gained_a_column_keeps_its_other_months_with_null_there(warehouse: Warehouse):
+    """Both writes (a frame, and parts from the temporary table) add the columns an older
+    table lacks; the months outside the slice written keep their rows, null there."""
+    write_months(warehouse, TABLE, rows(("A1", JAN, 1), ("A1", MAR, 3)), MAR)
+    wider = pl.Schema({**SCHEMA, "arr": pl.Float64()})
+    feb = pl.DataFrame([("A1", FEB, 2.0, 24.0)], schema=wider, orient="row")
+    build_or_reuse_in_parts(warehouse, TABLE, FEB, Inputs("marts/parted", FEB, "fp"), wider, lambda: [Computed(feb)])
+    with warehouse.connect() as con:
+        got = con.execute(f"SELECT account_id, month, mrr, arr FROM {TABLE} ORDER BY month").fetchall()
+    assert got == [("A1", FEB, 2.0, 24.0), ("A1", MAR, 3.0, None)]
